@@ -1,0 +1,234 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration: config.yaml, then SMMAPI_<SECTION>_<KEY>
+// environment variables over it, then defaults for what neither set.
+type Config struct {
+	HTTP struct {
+		Addr string `yaml:"addr"`
+	} `yaml:"http"`
+	Internal struct {
+		Addr  string `yaml:"addr"`
+		Token string `yaml:"token"`
+	} `yaml:"internal"`
+	Database struct {
+		Driver       string `yaml:"driver"`
+		DSN          string `yaml:"dsn"`
+		MaxOpenConns int    `yaml:"max_open_conns"`
+	} `yaml:"database"`
+	Redis struct {
+		Addr     string `yaml:"addr"`
+		Password string `yaml:"password"`
+		DB       int    `yaml:"db"`
+		Prefix   string `yaml:"prefix"`
+	} `yaml:"redis"`
+	Currency string `yaml:"currency"`
+	APIKeys  struct {
+		Cooldown Duration `yaml:"cooldown"`
+	} `yaml:"api_keys"`
+	Orders struct {
+		DuplicateLinkGuard bool `yaml:"duplicate_link_guard"`
+	} `yaml:"orders"`
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	Log             struct {
+		Level string `yaml:"level"`
+	} `yaml:"log"`
+}
+
+// Duration is a time.Duration written as "20m" or "1h30m".
+type Duration time.Duration
+
+// MarshalText writes d as "20m0s", for the start-up log.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// defaultConfig holds every default, in one place.
+func defaultConfig() Config {
+	var c Config
+	c.HTTP.Addr = ":8080"
+	c.Internal.Addr = "127.0.0.1:8081"
+	c.Database.Driver = "sqlite"
+	c.Database.DSN = "smmapi.db"
+	c.Database.MaxOpenConns = 32
+	c.Redis.Prefix = "smmapi:"
+	c.Currency = "CNY"
+	c.APIKeys.Cooldown = Duration(20 * time.Minute)
+	c.Orders.DuplicateLinkGuard = true
+	c.ShutdownTimeout = Duration(15 * time.Second)
+	c.Log.Level = "info"
+	return c
+}
+
+// loadConfig reads path (if not empty), applies the environment and
+// validates. Every error names the key it is about.
+func loadConfig(path string, getenv func(string) string) (Config, error) {
+	c := defaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+		if err := applyYAML(reflect.ValueOf(&c).Elem(), doc, ""); err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&c).Elem(), "SMMAPI", "", getenv); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// applyYAML sets fields from a decoded document; unknown keys are errors.
+func applyYAML(v reflect.Value, doc map[string]any, prefix string) error {
+	for key, val := range doc {
+		f, ok := fieldByTag(v, key)
+		if !ok {
+			return fmt.Errorf("unknown key %q", prefix+key)
+		}
+		if f.Kind() == reflect.Struct {
+			sub, ok := val.(map[string]any)
+			if !ok {
+				return fmt.Errorf("%s: must be a mapping", prefix+key)
+			}
+			if err := applyYAML(f, sub, prefix+key+"."); err != nil {
+				return err
+			}
+			continue
+		}
+		if val == nil {
+			continue
+		}
+		if err := setField(f, fmt.Sprint(val)); err != nil {
+			return fmt.Errorf("%s: %w", prefix+key, err)
+		}
+	}
+	return nil
+}
+
+// applyEnv sets every field whose variable is set: SMMAPI_HTTP_ADDR for
+// http.addr, SMMAPI_CURRENCY for currency.
+func applyEnv(v reflect.Value, env, key string, getenv func(string) string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag := t.Field(i).Tag.Get("yaml")
+		name := env + "_" + strings.ToUpper(tag)
+		dotted := strings.TrimPrefix(key+"."+tag, ".")
+		if v.Field(i).Kind() == reflect.Struct {
+			if err := applyEnv(v.Field(i), name, dotted, getenv); err != nil {
+				return err
+			}
+			continue
+		}
+		if s, ok := lookup(getenv, name); ok {
+			if err := setField(v.Field(i), s); err != nil {
+				return fmt.Errorf("%s (%s): %w", dotted, name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func lookup(getenv func(string) string, name string) (string, bool) {
+	s := getenv(name)
+	return s, s != ""
+}
+
+func fieldByTag(v reflect.Value, tag string) (reflect.Value, bool) {
+	for i := 0; i < v.NumField(); i++ {
+		if v.Type().Field(i).Tag.Get("yaml") == tag {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
+}
+
+func setField(f reflect.Value, s string) error {
+	switch f.Interface().(type) {
+	case Duration:
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("invalid duration %q (use e.g. 20m, 1h30m)", s)
+		}
+		f.Set(reflect.ValueOf(Duration(d)))
+		return nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Int:
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("invalid whole number %q", s)
+		}
+		f.SetInt(int64(n))
+	case reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q", s)
+		}
+		f.SetBool(b)
+	default:
+		return errors.New("unsupported type")
+	}
+	return nil
+}
+
+// Validate checks values that decoded but make no sense.
+func (c Config) Validate() error {
+	switch {
+	case c.Database.Driver != "sqlite" && c.Database.Driver != "mysql":
+		return fmt.Errorf("config: database.driver: unknown driver %q (sqlite or mysql)", c.Database.Driver)
+	case c.Database.DSN == "":
+		return errors.New("config: database.dsn: must not be empty")
+	case c.Database.MaxOpenConns < 1:
+		return errors.New("config: database.max_open_conns: must be at least 1")
+	case c.HTTP.Addr == "":
+		return errors.New("config: http.addr: must not be empty")
+	case c.Internal.Addr == "":
+		return errors.New("config: internal.addr: must not be empty")
+	case len(c.Currency) != 3:
+		return fmt.Errorf("config: currency: %q is not a 3-letter code", c.Currency)
+	case c.APIKeys.Cooldown < 0:
+		return errors.New("config: api_keys.cooldown: must not be negative")
+	case c.ShutdownTimeout <= 0:
+		return errors.New("config: shutdown_timeout: must be positive")
+	case c.Redis.DB < 0:
+		return errors.New("config: redis.db: must not be negative")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log.level: unknown level %q", c.Log.Level)
+	}
+	return nil
+}
+
+// redacted returns c without secrets, for the start-up log.
+func (c Config) redacted() Config {
+	if c.Internal.Token != "" {
+		c.Internal.Token = "[set]"
+	}
+	if c.Redis.Password != "" {
+		c.Redis.Password = "[set]"
+	}
+	if c.Database.Driver == "mysql" {
+		if at := strings.LastIndex(c.Database.DSN, "@"); at >= 0 {
+			c.Database.DSN = "[redacted]" + c.Database.DSN[at:]
+		}
+	}
+	return c
+}

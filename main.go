@@ -1,0 +1,211 @@
+// Command smmapi serves the reseller API of an SMM panel operator:
+// /api/v2 and /api/v3 on the public listener, the admin JSON API on the
+// internal one. `go run .` serves at once on an embedded SQLite file.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"smmapi/api"
+	"smmapi/service"
+	"smmapi/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "smmapi:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program, minus the process: tests and main share it.
+func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("smmapi", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	configPath := fs.String("config", "", "config file (default: ./config.yaml if present)")
+	healthcheck := fs.Bool("healthcheck", false, "GET /healthz on the public listener and exit 0 if it answers 200")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		if _, err := os.Stat("config.yaml"); err == nil {
+			*configPath = "config.yaml"
+		}
+	}
+	cfg, err := loadConfig(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	if *healthcheck {
+		return probe(ctx, cfg.HTTP.Addr)
+	}
+
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
+	log.Info("config", "config", cfg.redacted())
+
+	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN,
+		store.Options{MaxOpenConns: cfg.Database.MaxOpenConns, MaxIdleConns: cfg.Database.MaxOpenConns}, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	checks := api.Checks{"database": db.Ping}
+	var cooldowns service.Cooldowns = store.NewMemoryCooldowns(time.Now)
+	if cfg.Redis.Addr != "" {
+		rdb, err := store.OpenRedis(ctx, cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		cooldowns = store.NewRedisCooldowns(rdb, cfg.Redis.Prefix)
+		checks["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+	}
+
+	token, err := internalToken(cfg, log)
+	if err != nil {
+		return err
+	}
+
+	now := func() time.Time { return time.Now().UTC() }
+	actions := &service.Actions{
+		Auth:     service.NewAuth(db, db, now, log),
+		Services: service.NewServices(db),
+		Balance:  service.NewBalance(db, cfg.Currency),
+		Sites:    service.NewSites(db),
+		Users:    service.NewUsers(db, cfg.Currency),
+		APIKeys:  service.NewAPIKeys(db, db, db, cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log),
+		Catalog:  service.NewCatalog(db),
+	}
+
+	servers := []struct {
+		name string
+		addr string
+		e    *echo.Echo
+	}{
+		{"public", cfg.HTTP.Addr, api.NewPublic(actions, checks, log)},
+		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log)},
+	}
+	errc := make(chan error, len(servers))
+	var https []*http.Server
+	for _, s := range servers {
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			return fmt.Errorf("listen %s (%s): %w", s.name, s.addr, err)
+		}
+		srv := &http.Server{
+			Handler:           s.e,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		https = append(https, srv)
+		log.Info("listening", "listener", s.name, "addr", ln.Addr().String())
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", s.name, err)
+			}
+		}()
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-errc:
+		log.Error("server failed", "err", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
+	defer cancel()
+	for _, srv := range https {
+		if serr := srv.Shutdown(sctx); serr != nil {
+			log.Warn("shutdown", "err", serr)
+		}
+	}
+	log.Info("stopped")
+	return err
+}
+
+// internalToken returns the configured token. In the embedded mode an empty
+// one is generated once into a 0600 file beside the database, so a newcomer
+// can use the internal API without editing anything.
+func internalToken(cfg Config, log *slog.Logger) (string, error) {
+	if cfg.Internal.Token != "" {
+		return cfg.Internal.Token, nil
+	}
+	if cfg.Database.Driver != store.SQLite {
+		log.Warn("internal.token is empty: every internal API request is refused (set SMMAPI_INTERNAL_TOKEN)")
+		return "", nil
+	}
+	path := sqliteFile(cfg.Database.DSN) + ".internal-token"
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		log.Info("internal token read from file", "path", path)
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write internal token: %w", err)
+	}
+	log.Info("internal token generated", "path", path)
+	return tok, nil
+}
+
+// sqliteFile returns the file path of a SQLite DSN ("file:x.db?..." → "x.db").
+func sqliteFile(dsn string) string {
+	dsn = strings.TrimPrefix(dsn, "file:")
+	if i := strings.IndexByte(dsn, '?'); i >= 0 {
+		dsn = dsn[:i]
+	}
+	return filepath.Clean(dsn)
+}
+
+// probe is the container health check: the public /healthz answers 200.
+func probe(ctx context.Context, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz: %s", resp.Status)
+	}
+	return nil
+}
+
+func logLevel(s string) slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(s))
+	return l
+}

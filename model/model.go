@@ -1,0 +1,158 @@
+// Package model holds the tables: plain data with no behaviour beyond
+// formatting. Status enums equal their wire strings.
+package model
+
+import "time"
+
+// Site is the main site (ID 1) or a child site. A public request belongs to
+// the site whose domain matches its Host header.
+type Site struct {
+	ID        uint64 `gorm:"primaryKey"`
+	Name      string `gorm:"size:128;not null"`
+	IsMain    bool   `gorm:"not null;default:false"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// SiteDomain maps one host name to one site; a domain belongs to at most one
+// site, which the unique index enforces across instances.
+type SiteDomain struct {
+	ID     uint64 `gorm:"primaryKey"`
+	SiteID uint64 `gorm:"not null;index"`
+	Domain string `gorm:"size:253;not null;uniqueIndex"`
+}
+
+// User is an account. It is global across sites and holds one API key per site.
+type User struct {
+	ID            uint64 `gorm:"primaryKey"`
+	Username      string `gorm:"size:64;not null;uniqueIndex"`
+	Balance       Money  `gorm:"not null;default:0"`
+	Disabled      bool   `gorm:"not null;default:false"`
+	OrderIDFormat string `gorm:"size:16;not null;default:alnum"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// APIKey is the single key slot of a user on a site. KeyHash is NULL once the
+// key is revoked, but the row stays: GeneratedAt is the database's truth for
+// the generation cooldown, which revoking must not reset.
+type APIKey struct {
+	ID          uint64     `gorm:"primaryKey"`
+	UserID      uint64     `gorm:"not null;uniqueIndex:idx_api_keys_user_site"`
+	SiteID      uint64     `gorm:"not null;uniqueIndex:idx_api_keys_user_site"`
+	KeyHash     *string    `gorm:"size:64;uniqueIndex"`
+	Hint        string     `gorm:"size:16;not null"`
+	GeneratedAt time.Time  `gorm:"not null"`
+	LastUsedAt  *time.Time `gorm:""`
+}
+
+// LedgerKind says why a balance moved.
+const (
+	LedgerAdjustment = "adjustment"
+	LedgerCharge     = "charge"
+	LedgerRefund     = "refund"
+)
+
+// LedgerEntry is one balance movement. A user's balance always equals the sum
+// of their entries' amounts.
+type LedgerEntry struct {
+	ID           uint64 `gorm:"primaryKey"`
+	UserID       uint64 `gorm:"not null;index:idx_ledger_user_id,priority:1"`
+	Amount       Money  `gorm:"not null"`
+	BalanceAfter Money  `gorm:"not null"`
+	Kind         string `gorm:"size:16;not null"`
+	Ref          string `gorm:"size:64;not null;default:''"`
+	Reason       string `gorm:"size:255;not null;default:''"`
+	CreatedAt    time.Time
+}
+
+// Service is one entry of the catalog. Rate is the price per 1000.
+type Service struct {
+	ID              uint64  `gorm:"primaryKey"`
+	Name            string  `gorm:"size:255;not null"`
+	Type            string  `gorm:"size:32;not null"`
+	Category        string  `gorm:"size:255;not null;index:idx_services_category_id,priority:1"`
+	Rate            Money   `gorm:"not null"`
+	Min             int64   `gorm:"not null"`
+	Max             int64   `gorm:"not null"`
+	Refill          bool    `gorm:"not null;default:false"`
+	Cancel          bool    `gorm:"not null;default:false"`
+	Dripfeed        bool    `gorm:"not null;default:false"`
+	Description     string  `gorm:"type:text"`
+	Enabled         bool    `gorm:"not null;default:true"`
+	SupplierID      *uint64 `gorm:""`
+	SupplierService string  `gorm:"size:64;not null;default:''"`
+	RefillDays      int64   `gorm:"not null;default:0"`
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Order statuses, spelled as on the wire.
+const (
+	StatusPending    = "Pending"
+	StatusInProgress = "In progress"
+	StatusProcessing = "Processing"
+	StatusCompleted  = "Completed"
+	StatusPartial    = "Partial"
+	StatusCanceled   = "Canceled"
+)
+
+// Order is one order. PublicID is the random ID clients see; the numeric ID
+// is internal and never exposed or looked up on the public API.
+type Order struct {
+	ID            uint64 `gorm:"primaryKey"`
+	PublicID      string `gorm:"size:16;not null;uniqueIndex"`
+	UserID        uint64 `gorm:"not null;index:idx_orders_user_service_link,priority:1;index:idx_orders_user_id,priority:1"`
+	SiteID        uint64 `gorm:"not null"`
+	ServiceID     uint64 `gorm:"not null;index:idx_orders_user_service_link,priority:2"`
+	Link          string `gorm:"size:1024;not null;default:''"`
+	LinkHash      string `gorm:"size:64;not null;default:'';index:idx_orders_user_service_link,priority:3"`
+	Quantity      int64  `gorm:"not null"`
+	Runs          int64  `gorm:"not null;default:0"`
+	Interval      int64  `gorm:"not null;default:0"`
+	RunsDone      int64  `gorm:"not null;default:0"`
+	Comments      string `gorm:"type:text"`
+	Username      string `gorm:"size:255;not null;default:''"`
+	Params        string `gorm:"type:text"`
+	Charge        Money  `gorm:"not null"`
+	Refunded      Money  `gorm:"not null;default:0"`
+	StartCount    int64  `gorm:"not null;default:0"`
+	Remains       int64  `gorm:"not null;default:0"`
+	Status        string `gorm:"size:16;not null;index"`
+	SupplierID    *uint64
+	SupplierOrder string `gorm:"size:64;not null;default:''"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Ticket types and statuses.
+const (
+	TicketRefill = "refill"
+	TicketCancel = "cancel"
+
+	TicketOpen      = "open"
+	TicketForwarded = "forwarded"
+	TicketCompleted = "completed"
+	TicketRejected  = "rejected"
+)
+
+// Ticket is a refill or cancel request an admin decides on. OpenKey is set
+// while the ticket is open or forwarded and NULL after, so its unique index
+// allows one live ticket per order and type even when requests race.
+type Ticket struct {
+	ID          uint64  `gorm:"primaryKey"`
+	Type        string  `gorm:"size:8;not null;index:idx_tickets_type_status,priority:1"`
+	OrderID     uint64  `gorm:"not null;index"`
+	UserID      uint64  `gorm:"not null;index"`
+	Status      string  `gorm:"size:16;not null;index:idx_tickets_type_status,priority:2"`
+	OpenKey     *string `gorm:"size:40;uniqueIndex"`
+	Note        string  `gorm:"size:1024;not null;default:''"`
+	SupplierRef string  `gorm:"size:64;not null;default:''"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// All lists every table, for migration.
+func All() []any {
+	return []any{&Site{}, &SiteDomain{}, &User{}, &APIKey{}, &LedgerEntry{}, &Service{}, &Order{}, &Ticket{}}
+}

@@ -1,0 +1,151 @@
+package service
+
+// Internal API: API keys. POST /users/{id}/api-keys {"site_id"} → 201 with the
+// full key, shown once; only its SHA-256 is stored. One generation per account
+// per site per cooldown (default 20m) → 429 with retry_after otherwise; the
+// cooldown counts from the last generation, whatever was revoked since.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"smmapi/model"
+)
+
+// APIKeyInput asks for a new key on a site.
+type APIKeyInput struct {
+	SiteID uint64 `json:"site_id"`
+}
+
+// NewAPIKey is a freshly generated key: the only time it is shown.
+type NewAPIKey struct {
+	Key       string `json:"key"`
+	SiteID    uint64 `json:"site_id"`
+	Hint      string `json:"hint"`
+	CreatedAt string `json:"created_at"`
+}
+
+// APIKeyView describes a stored key without revealing it.
+type APIKeyView struct {
+	SiteID     uint64  `json:"site_id"`
+	Hint       string  `json:"hint"`
+	CreatedAt  string  `json:"created_at"`
+	LastUsedAt *string `json:"last_used_at"`
+}
+
+// APIKeys generates, lists and revokes API keys.
+type APIKeys struct {
+	users     UserStore
+	sites     SiteStore
+	keys      KeyStore
+	cooldowns Cooldowns
+	cooldown  time.Duration
+	now       Clock
+	log       *slog.Logger
+}
+
+// NewAPIKeys returns an APIKeys with the given generation cooldown.
+func NewAPIKeys(users UserStore, sites SiteStore, keys KeyStore, cooldowns Cooldowns, cooldown time.Duration, now Clock, log *slog.Logger) *APIKeys {
+	return &APIKeys{users: users, sites: sites, keys: keys, cooldowns: cooldowns, cooldown: cooldown, now: now, log: log}
+}
+
+// Generate creates the account's key on a site, replacing the previous one.
+// The cooldown is gated by Cooldowns first (cheap, shared by instances) and
+// enforced by the database, which stays right when Redis lost its data.
+func (s *APIKeys) Generate(ctx context.Context, userID uint64, in APIKeyInput) (NewAPIKey, error) {
+	if _, err := s.users.User(ctx, userID); err != nil {
+		return NewAPIKey{}, fmt.Errorf("generate key: user %d: %w", userID, err)
+	}
+	if ok, err := s.sites.SiteExists(ctx, in.SiteID); err != nil {
+		return NewAPIKey{}, fmt.Errorf("generate key: site %d: %w", in.SiteID, err)
+	} else if !ok {
+		return NewAPIKey{}, Errorf(ErrNotFound, "site not found")
+	}
+	gate := fmt.Sprintf("apikey:%d:%d", userID, in.SiteID)
+	ok, left, err := s.cooldowns.Start(ctx, gate, s.cooldown)
+	if err != nil {
+		s.log.WarnContext(ctx, "cooldown gate unavailable, using the database", "err", err)
+	} else if !ok {
+		return NewAPIKey{}, cooldownError(left)
+	}
+
+	key, err := randomHex(16)
+	if err != nil {
+		s.clear(ctx, gate)
+		return NewAPIKey{}, fmt.Errorf("generate key: %w", err)
+	}
+	hash := HashKey(key)
+	now := s.now().UTC()
+	k := model.APIKey{UserID: userID, SiteID: in.SiteID, KeyHash: &hash, Hint: key[:4] + "…" + key[len(key)-4:], GeneratedAt: now}
+	stored, last, err := s.keys.PutKey(ctx, &k, now.Add(-s.cooldown))
+	if err != nil {
+		s.clear(ctx, gate)
+		return NewAPIKey{}, fmt.Errorf("generate key: %w", err)
+	}
+	if !stored {
+		left := last.Add(s.cooldown).Sub(now)
+		if err := s.cooldowns.Set(ctx, gate, left); err != nil {
+			s.log.WarnContext(ctx, "cooldown gate resync", "err", err)
+		}
+		return NewAPIKey{}, cooldownError(left)
+	}
+	return NewAPIKey{Key: key, SiteID: in.SiteID, Hint: k.Hint, CreatedAt: FormatTime(now)}, nil
+}
+
+// List returns the account's live keys, never the keys themselves.
+func (s *APIKeys) List(ctx context.Context, userID uint64) (List[APIKeyView], error) {
+	if _, err := s.users.User(ctx, userID); err != nil {
+		return List[APIKeyView]{}, fmt.Errorf("list keys: user %d: %w", userID, err)
+	}
+	rows, err := s.keys.Keys(ctx, userID)
+	if err != nil {
+		return List[APIKeyView]{}, fmt.Errorf("list keys of user %d: %w", userID, err)
+	}
+	out := List[APIKeyView]{Items: make([]APIKeyView, 0, len(rows))}
+	for _, k := range rows {
+		v := APIKeyView{SiteID: k.SiteID, Hint: k.Hint, CreatedAt: FormatTime(k.GeneratedAt)}
+		if k.LastUsedAt != nil {
+			t := FormatTime(*k.LastUsedAt)
+			v.LastUsedAt = &t
+		}
+		out.Items = append(out.Items, v)
+	}
+	return out, nil
+}
+
+// Revoke deletes the account's key on a site; it stops working at once.
+// The cooldown is not reset.
+func (s *APIKeys) Revoke(ctx context.Context, userID, siteID uint64) error {
+	if err := s.keys.RevokeKey(ctx, userID, siteID); err != nil {
+		return fmt.Errorf("revoke key of user %d on site %d: %w", userID, siteID, err)
+	}
+	return nil
+}
+
+func (s *APIKeys) clear(ctx context.Context, gate string) {
+	if err := s.cooldowns.Clear(ctx, gate); err != nil {
+		s.log.WarnContext(ctx, "cooldown gate clear", "err", err)
+	}
+}
+
+func cooldownError(left time.Duration) *Error {
+	secs := int64(math.Ceil(left.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	return &Error{Code: ErrRateLimited, RetryAfter: time.Duration(secs) * time.Second,
+		Message: fmt.Sprintf("an API key was generated for this account on this site less than the cooldown ago; retry in %d seconds", secs)}
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}

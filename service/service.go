@@ -1,0 +1,156 @@
+// Package service holds the use cases: one small type per action, the
+// interfaces it needs from storage, and the one error type. It never imports
+// Echo, GORM or go-redis.
+package service
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"smmapi/model"
+)
+
+// Actions lists every use case: the table of contents of the service.
+// It is built only in main.go.
+type Actions struct {
+	Auth *Auth
+
+	// Public API (/api/v2, /api/v3).
+	Services *Services
+	Balance  *Balance
+
+	// Internal API.
+	Sites   *Sites
+	Users   *Users
+	APIKeys *APIKeys
+	Catalog *Catalog
+}
+
+// Account is the authenticated caller of the public API.
+type Account struct {
+	UserID uint64
+	SiteID uint64
+	KeyID  uint64
+}
+
+// Clock returns the current time; tests inject their own.
+type Clock func() time.Time
+
+// Page asks for one page of a list: items after Cursor, at most Limit.
+type Page struct {
+	Cursor string
+	Limit  int
+}
+
+// Page limits, shared by every list.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 500
+)
+
+// After returns the numeric cursor and the bounded limit of p.
+func (p Page) After() (after uint64, limit int, err error) {
+	limit = p.Limit
+	if limit <= 0 {
+		limit = DefaultPageLimit
+	}
+	if limit > MaxPageLimit {
+		limit = MaxPageLimit
+	}
+	if p.Cursor != "" {
+		after, err = strconv.ParseUint(p.Cursor, 10, 64)
+		if err != nil || after == 0 {
+			return 0, 0, Errorf(ErrInvalid, "invalid cursor")
+		}
+	}
+	return after, limit, nil
+}
+
+// List is one page of a list and the cursor of the next ("" on the last).
+type List[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// pageOf trims rows fetched with limit+1 to limit and sets the next cursor.
+func pageOf[R any, T any](rows []R, limit int, id func(R) uint64, conv func(R) T) List[T] {
+	l := List[T]{Items: make([]T, 0, min(len(rows), limit))}
+	for i, r := range rows {
+		if i == limit {
+			l.NextCursor = strconv.FormatUint(id(rows[i-1]), 10)
+			break
+		}
+		l.Items = append(l.Items, conv(r))
+	}
+	return l
+}
+
+// SiteStore stores sites and their domains.
+type SiteStore interface {
+	CreateSite(ctx context.Context, s *model.Site, domains []string) error
+	// ListSites returns sites with ID > after, ascending, at most limit.
+	ListSites(ctx context.Context, after uint64, limit int) ([]model.Site, map[uint64][]string, error)
+	// SiteIDByHost returns the site owning host, or the main site.
+	SiteIDByHost(ctx context.Context, host string) (uint64, error)
+	SiteExists(ctx context.Context, id uint64) (bool, error)
+}
+
+// UserStore stores accounts and moves their money.
+type UserStore interface {
+	CreateUser(ctx context.Context, u *model.User) error
+	User(ctx context.Context, id uint64) (model.User, error)
+	// ListUsers returns users with ID > after, ascending.
+	ListUsers(ctx context.Context, after uint64, limit int) ([]model.User, error)
+	SetUserDisabled(ctx context.Context, id uint64, disabled bool) (model.User, error)
+	// AdjustBalance adds amount (negative: deducts) and writes the ledger
+	// row in one transaction; it fails with ErrConflict if the balance would
+	// go below zero.
+	AdjustBalance(ctx context.Context, e *model.LedgerEntry) error
+	// Ledger returns entries with ID < before (0: newest), newest first.
+	Ledger(ctx context.Context, userID, before uint64, limit int) ([]model.LedgerEntry, error)
+}
+
+// KeyOwner is what a key lookup needs to authenticate a request.
+type KeyOwner struct {
+	KeyID        uint64
+	UserID       uint64
+	SiteID       uint64
+	UserDisabled bool
+	LastUsedAt   *time.Time
+}
+
+// KeyStore stores API keys (their hashes only).
+type KeyStore interface {
+	// PutKey installs hash as the user's key on site if the last generation
+	// there is not after notAfter. It reports false and the last generation
+	// time when the cooldown still runs. Atomic across instances.
+	PutKey(ctx context.Context, k *model.APIKey, notAfter time.Time) (ok bool, last time.Time, err error)
+	RevokeKey(ctx context.Context, userID, siteID uint64) error
+	Keys(ctx context.Context, userID uint64) ([]model.APIKey, error)
+	KeyByHash(ctx context.Context, hash string) (KeyOwner, error)
+	TouchKey(ctx context.Context, keyID uint64, at time.Time) error
+}
+
+// CatalogStore stores the services catalog.
+type CatalogStore interface {
+	CreateService(ctx context.Context, s *model.Service) error
+	Service(ctx context.Context, id uint64) (model.Service, error)
+	// UpdateService applies fn to the stored service and saves it, atomically.
+	UpdateService(ctx context.Context, id uint64, fn func(*model.Service) error) (model.Service, error)
+	ListServices(ctx context.Context, after uint64, limit int) ([]model.Service, error)
+	// EnabledServices returns the public catalog, by category then ID.
+	EnabledServices(ctx context.Context) ([]model.Service, error)
+}
+
+// Cooldowns is the fast gate for the API-key generation cooldown: Redis in
+// production, in-process in the embedded mode. The database stays the truth.
+type Cooldowns interface {
+	// Start begins a cooldown of d on name unless one runs; it then reports
+	// false and the time left.
+	Start(ctx context.Context, name string, d time.Duration) (ok bool, left time.Duration, err error)
+	// Set (re)starts a cooldown of d on name, overwriting any.
+	Set(ctx context.Context, name string, d time.Duration) error
+	// Clear ends a cooldown, for a generation that failed to store.
+	Clear(ctx context.Context, name string) error
+}

@@ -1,0 +1,55 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"smmapi/model"
+	"smmapi/service"
+)
+
+var _ service.CatalogStore = (*DB)(nil)
+
+// CreateService inserts a catalog entry.
+func (db *DB) CreateService(ctx context.Context, s *model.Service) error {
+	return dbErr(db.g.WithContext(ctx).Create(s).Error, "service")
+}
+
+// Service returns one catalog entry.
+func (db *DB) Service(ctx context.Context, id uint64) (model.Service, error) {
+	var s model.Service
+	return s, dbErr(db.g.WithContext(ctx).Take(&s, "id = ?", id).Error, "service")
+}
+
+// UpdateService reads, changes and saves a service under a row lock, so two
+// concurrent patches of different fields both survive.
+func (db *DB) UpdateService(ctx context.Context, id uint64, fn func(*model.Service) error) (model.Service, error) {
+	var s model.Service
+	err := db.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := db.forUpdate(tx).Take(&s, "id = ?", id).Error; err != nil {
+			return err
+		}
+		if err := fn(&s); err != nil {
+			return err
+		}
+		s.UpdatedAt = time.Now().UTC()
+		return tx.Save(&s).Error
+	})
+	return s, dbErr(err, "service")
+}
+
+// ListServices returns services with ID > after.
+func (db *DB) ListServices(ctx context.Context, after uint64, limit int) ([]model.Service, error) {
+	var ss []model.Service
+	err := db.g.WithContext(ctx).Where("id > ?", after).Order("id").Limit(limit).Find(&ss).Error
+	return ss, dbErr(err, "service")
+}
+
+// EnabledServices returns the public catalog by category then ID.
+func (db *DB) EnabledServices(ctx context.Context) ([]model.Service, error) {
+	var ss []model.Service
+	err := db.g.WithContext(ctx).Where("enabled = ?", true).Order("category, id").Find(&ss).Error
+	return ss, dbErr(err, "service")
+}

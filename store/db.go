@@ -1,0 +1,214 @@
+// Package store owns persistence: GORM over SQLite (embedded default) or
+// MySQL, and Redis or in-process state for cooldowns. It implements the
+// interfaces the service package declares; transactions never leave it.
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+
+	"smmapi/model"
+	"smmapi/service"
+)
+
+// Drivers.
+const (
+	SQLite = "sqlite"
+	MySQL  = "mysql"
+)
+
+// MainSiteID is the ID of the main site, created on first start.
+const MainSiteID = 1
+
+// DB is the relational store.
+type DB struct {
+	g      *gorm.DB
+	driver string
+}
+
+// Options tunes the connection pool.
+type Options struct {
+	MaxOpenConns int
+	MaxIdleConns int
+}
+
+// Open connects, migrates the schema (idempotent) and makes sure the main
+// site exists.
+func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (*DB, error) {
+	cfg := &gorm.Config{
+		Logger:                                   logger.Default.LogMode(logger.Silent),
+		TranslateError:                           true,
+		DisableForeignKeyConstraintWhenMigrating: true,
+		NowFunc:                                  func() time.Time { return time.Now().UTC() },
+	}
+	var dial gorm.Dialector
+	switch drv {
+	case SQLite:
+		dial = sqlite.Open(sqliteDSN(dsn))
+	case MySQL:
+		d, err := mysqlDSN(dsn)
+		if err != nil {
+			return nil, err
+		}
+		dial = mysql.Open(d)
+	default:
+		return nil, fmt.Errorf("unknown database driver %q", drv)
+	}
+	g, err := gorm.Open(dial, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", drv, err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, err
+	}
+	if drv == SQLite {
+		// One connection serialises writers, which SQLite does anyway, and
+		// avoids SQLITE_BUSY on read-to-write upgrades.
+		sqlDB.SetMaxOpenConns(1)
+	} else {
+		sqlDB.SetMaxOpenConns(max(opt.MaxOpenConns, 1))
+		sqlDB.SetMaxIdleConns(max(opt.MaxIdleConns, 1))
+		sqlDB.SetConnMaxLifetime(5 * time.Minute)
+		g = g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+	}
+	db := &DB{g: g, driver: drv}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("connect %s: %w", drv, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("database ready", "driver", drv)
+	return db, nil
+}
+
+// sqliteDSN adds the pragmas the embedded mode needs: WAL so readers do not
+// block the writer, a busy timeout instead of instant SQLITE_BUSY.
+func sqliteDSN(dsn string) string {
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+}
+
+// mysqlDSN forces UTC time parsing whatever the operator wrote.
+func mysqlDSN(dsn string) (string, error) {
+	c, err := mysqldrv.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("database.dsn: %w", err)
+	}
+	c.ParseTime = true
+	c.Loc = time.UTC
+	if c.Params == nil {
+		c.Params = map[string]string{}
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	return c.FormatDSN(), nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	g := db.g.WithContext(ctx)
+	run := func(tx *gorm.DB) error {
+		if err := tx.AutoMigrate(model.All()...); err != nil {
+			return err
+		}
+		main := model.Site{ID: MainSiteID, Name: "Main", IsMain: true}
+		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&main).Error
+	}
+	if db.driver != MySQL {
+		return run(g)
+	}
+	// Several instances may start at once against one MySQL: a named lock
+	// on one pinned connection serialises their migrations.
+	return g.Connection(func(tx *gorm.DB) error {
+		var got int
+		if err := tx.Raw("SELECT GET_LOCK('smmapi_migrate', 60)").Scan(&got).Error; err != nil {
+			return err
+		}
+		if got != 1 {
+			return errors.New("timed out waiting for the migration lock")
+		}
+		defer tx.Exec("SELECT RELEASE_LOCK('smmapi_migrate')")
+		return run(tx)
+	})
+}
+
+// Driver returns the driver name.
+func (db *DB) Driver() string { return db.driver }
+
+// Ping checks the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	s, err := db.g.DB()
+	if err != nil {
+		return err
+	}
+	return s.PingContext(ctx)
+}
+
+// Close closes the pool.
+func (db *DB) Close() error {
+	s, err := db.g.DB()
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+// Gorm exposes the handle for tests that check invariants directly.
+func (db *DB) Gorm() *gorm.DB { return db.g }
+
+// forUpdate locks the selected rows on MySQL; SQLite has no row locks and
+// needs none behind its single connection.
+func (db *DB) forUpdate(tx *gorm.DB) *gorm.DB {
+	if db.driver == MySQL {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
+}
+
+// dbErr translates storage errors into service errors, for both drivers:
+// missing rows, duplicate keys and an unreachable database. what names the
+// object for the message ("user").
+func dbErr(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return service.Errorf(service.ErrNotFound, "%s not found", what)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return service.Errorf(service.ErrConflict, "%s already exists", what)
+	case isUnavailable(err):
+		return fmt.Errorf("%w: %v", &service.Error{Code: service.ErrUnavailable, Message: service.MsgUnavailable}, err)
+	}
+	return err
+}
+
+func isUnavailable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysqldrv.ErrInvalidConn) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) ||
+		strings.Contains(err.Error(), "sql: database is closed")
+}

@@ -1,0 +1,82 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"smmapi/model"
+	"smmapi/service"
+)
+
+var _ service.UserStore = (*DB)(nil)
+
+// CreateUser inserts an account; a taken username is a conflict.
+func (db *DB) CreateUser(ctx context.Context, u *model.User) error {
+	return dbErr(db.g.WithContext(ctx).Create(u).Error, "username")
+}
+
+// User returns one account.
+func (db *DB) User(ctx context.Context, id uint64) (model.User, error) {
+	var u model.User
+	err := db.g.WithContext(ctx).Take(&u, "id = ?", id).Error
+	return u, dbErr(err, "user")
+}
+
+// ListUsers returns accounts with ID > after.
+func (db *DB) ListUsers(ctx context.Context, after uint64, limit int) ([]model.User, error) {
+	var us []model.User
+	err := db.g.WithContext(ctx).Where("id > ?", after).Order("id").Limit(limit).Find(&us).Error
+	return us, dbErr(err, "user")
+}
+
+// SetUserDisabled disables or enables an account.
+func (db *DB) SetUserDisabled(ctx context.Context, id uint64, disabled bool) (model.User, error) {
+	res := db.g.WithContext(ctx).Model(&model.User{}).Where("id = ?", id).
+		Updates(map[string]any{"disabled": disabled, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return model.User{}, dbErr(res.Error, "user")
+	}
+	return db.User(ctx, id)
+}
+
+// AdjustBalance moves e.Amount in and out of the balance and writes e as the
+// ledger row, in one transaction. The conditional UPDATE never lets the
+// balance go below zero, without row locks, on both drivers.
+func (db *DB) AdjustBalance(ctx context.Context, e *model.LedgerEntry) error {
+	err := db.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec("UPDATE users SET balance = balance + ?, updated_at = ? WHERE id = ? AND balance + ? >= 0",
+			e.Amount, time.Now().UTC(), e.UserID, e.Amount)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			var n int64
+			if err := tx.Model(&model.User{}).Where("id = ?", e.UserID).Count(&n).Error; err != nil {
+				return err
+			}
+			if n == 0 {
+				return gorm.ErrRecordNotFound
+			}
+			return service.Errorf(service.ErrConflict, "the balance cannot go below zero")
+		}
+		// The UPDATE holds the row until commit, so this read is our own result.
+		if err := tx.Raw("SELECT balance FROM users WHERE id = ?", e.UserID).Row().Scan(&e.BalanceAfter); err != nil {
+			return err
+		}
+		return tx.Create(e).Error
+	})
+	return dbErr(err, "user")
+}
+
+// Ledger returns entries with ID < before (0: from the newest), newest first.
+func (db *DB) Ledger(ctx context.Context, userID, before uint64, limit int) ([]model.LedgerEntry, error) {
+	q := db.g.WithContext(ctx).Where("user_id = ?", userID)
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	var es []model.LedgerEntry
+	err := q.Order("id DESC").Limit(limit).Find(&es).Error
+	return es, dbErr(err, "ledger")
+}
