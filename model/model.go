@@ -79,7 +79,7 @@ type Service struct {
 	Cancel          bool    `gorm:"not null;default:false"`
 	Dripfeed        bool    `gorm:"not null;default:false"`
 	Description     string  `gorm:"type:text"`
-	Enabled         bool    `gorm:"not null;default:true"`
+	Enabled         bool    `gorm:"not null"`
 	SupplierID      *uint64 `gorm:""`
 	SupplierService string  `gorm:"size:64;not null;default:''"`
 	RefillDays      int64   `gorm:"not null;default:0"`
