@@ -88,13 +88,18 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 
 	now := func() time.Time { return time.Now().UTC() }
 	actions := &service.Actions{
-		Auth:     service.NewAuth(db, db, now, log),
-		Services: service.NewServices(db),
-		Balance:  service.NewBalance(db, cfg.Currency),
-		Sites:    service.NewSites(db),
-		Users:    service.NewUsers(db, cfg.Currency),
-		APIKeys:  service.NewAPIKeys(db, db, db, cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log),
-		Catalog:  service.NewCatalog(db),
+		Auth:         service.NewAuth(db, db, now, log),
+		Services:     service.NewServices(db),
+		Add:          service.NewAdd(db, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderID),
+		Status:       service.NewStatus(db, cfg.Currency),
+		Refill:       service.NewRefill(db, db, db, now),
+		RefillStatus: service.NewRefillStatus(db),
+		Cancel:       service.NewCancel(db, db, db),
+		Balance:      service.NewBalance(db, cfg.Currency),
+		Sites:        service.NewSites(db),
+		Users:        service.NewUsers(db, cfg.Currency),
+		APIKeys:      service.NewAPIKeys(db, db, db, cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log),
+		Catalog:      service.NewCatalog(db),
 	}
 
 	servers := []struct {

@@ -129,14 +129,6 @@ func page(c echo.Context) (service.Page, error) {
 	return p, nil
 }
 
-// respond writes out with status, or passes err on.
-func respond(c echo.Context, status int, out any, err error) error {
-	if err != nil {
-		return err
-	}
-	return writeJSON(c, status, out)
-}
-
 func (h *internalAPI) createSite(c echo.Context) error {
 	var in service.SiteInput
 	if err := bindJSON(c, &in); err != nil {

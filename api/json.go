@@ -22,3 +22,11 @@ func writeJSON(c echo.Context, status int, v any) error {
 
 // noContent answers 204.
 func noContent(c echo.Context) error { return c.NoContent(http.StatusNoContent) }
+
+// respond writes out with status, or passes err on to the error handler.
+func respond(c echo.Context, status int, out any, err error) error {
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, status, out)
+}

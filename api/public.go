@@ -3,6 +3,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -34,8 +35,13 @@ func NewPublic(a *service.Actions, checks Checks, log *slog.Logger) *echo.Echo {
 	p := &publicAPI{a: a}
 	// The action table: every public action and the adapter serving it.
 	p.actions = map[string]adapter{
-		"services": p.services,
-		"balance":  p.balance,
+		"services":      p.services,
+		"add":           p.add,
+		"status":        p.status,
+		"refill":        p.refill,
+		"refill_status": p.refillStatus,
+		"cancel":        p.cancel,
+		"balance":       p.balance,
 	}
 	for _, v := range []struct {
 		path    string
@@ -78,16 +84,88 @@ func (p *publicAPI) dispatch(version int) echo.HandlerFunc {
 
 func (p *publicAPI) services(c echo.Context, r request) error {
 	out, err := p.a.Services.Do(c.Request().Context(), r.version)
-	if err != nil {
-		return err
+	return respond(c, http.StatusOK, out, err)
+}
+
+func (p *publicAPI) add(c echo.Context, r request) error {
+	in := service.AddInput{Service: r.p["service"], Link: r.p["link"], Quantity: r.p["quantity"],
+		Runs: r.p["runs"], Interval: r.p["interval"], Comments: r.p["comments"], Username: r.p["username"],
+		Extra: map[string]string{}}
+	for _, k := range service.ExtraParams {
+		if v, ok := r.p[k]; ok {
+			in.Extra[k] = v
+		}
 	}
-	return writeJSON(c, http.StatusOK, out)
+	out, err := p.a.Add.Do(c.Request().Context(), r.acct, in)
+	return respond(c, http.StatusOK, out, err)
+}
+
+// status, refill and refill_status take a list (orders, refills) or one ID
+// (order, refill); a non-empty list wins.
+func (p *publicAPI) status(c echo.Context, r request) error {
+	ctx := c.Request().Context()
+	if ids, ok := r.list("orders"); ok {
+		out, err := p.a.Status.Many(ctx, r.acct, ids)
+		return respond(c, http.StatusOK, out, err)
+	}
+	if id, ok := r.one("order"); ok {
+		out, err := p.a.Status.One(ctx, r.acct, id)
+		return respond(c, http.StatusOK, out, err)
+	}
+	return errIncorrectRequest
+}
+
+func (p *publicAPI) refill(c echo.Context, r request) error {
+	ctx := c.Request().Context()
+	if ids, ok := r.list("orders"); ok {
+		out, err := p.a.Refill.Many(ctx, r.acct, ids)
+		return respond(c, http.StatusOK, out, err)
+	}
+	if id, ok := r.one("order"); ok {
+		out, err := p.a.Refill.One(ctx, r.acct, id)
+		return respond(c, http.StatusOK, out, err)
+	}
+	return errIncorrectRequest
+}
+
+func (p *publicAPI) refillStatus(c echo.Context, r request) error {
+	ctx := c.Request().Context()
+	if ids, ok := r.list("refills"); ok {
+		out, err := p.a.RefillStatus.Many(ctx, r.acct, ids)
+		return respond(c, http.StatusOK, out, err)
+	}
+	if id, ok := r.one("refill"); ok {
+		out, err := p.a.RefillStatus.One(ctx, r.acct, id)
+		return respond(c, http.StatusOK, out, err)
+	}
+	return errIncorrectRequest
+}
+
+// cancel always answers a list, also for a lone order.
+func (p *publicAPI) cancel(c echo.Context, r request) error {
+	ids, ok := r.list("orders")
+	if !ok {
+		if ids, ok = r.one("order"); !ok {
+			return errIncorrectRequest
+		}
+	}
+	out, err := p.a.Cancel.Do(c.Request().Context(), r.acct, ids)
+	return respond(c, http.StatusOK, out, err)
 }
 
 func (p *publicAPI) balance(c echo.Context, r request) error {
 	out, err := p.a.Balance.Do(c.Request().Context(), r.acct)
-	if err != nil {
-		return err
-	}
-	return writeJSON(c, http.StatusOK, out)
+	return respond(c, http.StatusOK, out, err)
+}
+
+// list returns a list parameter when it has any content.
+func (r request) list(name string) (string, bool) {
+	v := r.p[name]
+	return v, strings.TrimSpace(v) != ""
+}
+
+// one returns a single-ID parameter when it is not blank.
+func (r request) one(name string) (string, bool) {
+	v := strings.TrimSpace(r.p[name])
+	return v, v != ""
 }

@@ -111,9 +111,9 @@ type Order struct {
 	Runs          int64  `gorm:"not null;default:0"`
 	Interval      int64  `gorm:"not null;default:0"`
 	RunsDone      int64  `gorm:"not null;default:0"`
-	Comments      string `gorm:"type:text"`
+	Comments      string `gorm:"size:16777215"`
 	Username      string `gorm:"size:255;not null;default:''"`
-	Params        string `gorm:"type:text"`
+	Params        string `gorm:"size:16777215"`
 	Charge        Money  `gorm:"not null"`
 	Refunded      Money  `gorm:"not null;default:0"`
 	StartCount    int64  `gorm:"not null;default:0"`
@@ -121,8 +121,11 @@ type Order struct {
 	Status        string `gorm:"size:16;not null;index"`
 	SupplierID    *uint64
 	SupplierOrder string `gorm:"size:64;not null;default:''"`
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// FinishedAt is when the order reached a final status; refill windows
+	// count from it.
+	FinishedAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Ticket types and statuses.

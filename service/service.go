@@ -17,8 +17,13 @@ type Actions struct {
 	Auth *Auth
 
 	// Public API (/api/v2, /api/v3).
-	Services *Services
-	Balance  *Balance
+	Services     *Services
+	Add          *Add
+	Status       *Status
+	Refill       *Refill
+	RefillStatus *RefillStatus
+	Cancel       *Cancel
+	Balance      *Balance
 
 	// Internal API.
 	Sites   *Sites
@@ -141,6 +146,8 @@ type CatalogStore interface {
 	ListServices(ctx context.Context, after uint64, limit int) ([]model.Service, error)
 	// EnabledServices returns the public catalog, by category then ID.
 	EnabledServices(ctx context.Context) ([]model.Service, error)
+	// ServicesByID returns the services with the given IDs.
+	ServicesByID(ctx context.Context, ids []uint64) (map[uint64]model.Service, error)
 }
 
 // Cooldowns is the fast gate for the API-key generation cooldown: Redis in
@@ -153,4 +160,23 @@ type Cooldowns interface {
 	Set(ctx context.Context, name string, d time.Duration) error
 	// Clear ends a cooldown, for a generation that failed to store.
 	Clear(ctx context.Context, name string) error
+}
+
+// OrderStore stores orders.
+type OrderStore interface {
+	// PlaceOrder debits o.Charge, checks the duplicate-link guard (when
+	// guard), inserts o with an ID from newID and writes the charge's ledger
+	// row, in one transaction; a colliding ID is retried with a new one.
+	PlaceOrder(ctx context.Context, o *model.Order, guard bool, newID func() (string, error)) error
+	// UserOrders returns the user's orders among publicIDs, in one query.
+	UserOrders(ctx context.Context, userID uint64, publicIDs []string) ([]model.Order, error)
+}
+
+// TicketStore stores refill and cancel tickets.
+type TicketStore interface {
+	// OpenTicket inserts t; ErrConflict when the order already has a live
+	// ticket of that type.
+	OpenTicket(ctx context.Context, t *model.Ticket) error
+	// UserTickets returns the user's tickets of type typ among ids.
+	UserTickets(ctx context.Context, userID uint64, typ string, ids []uint64) ([]model.Ticket, error)
 }

@@ -53,3 +53,16 @@ func (db *DB) EnabledServices(ctx context.Context) ([]model.Service, error) {
 	err := db.g.WithContext(ctx).Where("enabled = ?", true).Order("category, id").Find(&ss).Error
 	return ss, dbErr(err, "service")
 }
+
+// ServicesByID returns the services with the given IDs.
+func (db *DB) ServicesByID(ctx context.Context, ids []uint64) (map[uint64]model.Service, error) {
+	var ss []model.Service
+	if err := db.g.WithContext(ctx).Where("id IN ?", ids).Find(&ss).Error; err != nil {
+		return nil, dbErr(err, "service")
+	}
+	out := make(map[uint64]model.Service, len(ss))
+	for _, s := range ss {
+		out[s.ID] = s
+	}
+	return out, nil
+}

@@ -1,0 +1,82 @@
+package service
+
+import (
+	"crypto/rand"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// MaxListIDs bounds orders/refills lists on every action that takes them.
+const MaxListIDs = 100
+
+const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// NewOrderID returns a random 10-character [A-Za-z0-9] order ID from the
+// system's cryptographic source, uniform over the alphabet.
+func NewOrderID() (string, error) {
+	var out [10]byte
+	var buf [32]byte
+	n := 0
+	for n < len(out) {
+		if _, err := rand.Read(buf[:]); err != nil {
+			return "", fmt.Errorf("order id: %w", err)
+		}
+		for _, b := range buf {
+			// 248 = 4 × 62: rejecting above it keeps every character equally likely.
+			if b < 248 && n < len(out) {
+				out[n] = alnum[b%62]
+				n++
+			}
+		}
+	}
+	return string(out[:]), nil
+}
+
+// parseIDList splits a comma list: spaces trimmed, empty items dropped,
+// repeats answered once at their first position. More than MaxListIDs
+// distinct IDs, or none, is an incorrect request.
+func parseIDList(s string) ([]string, error) {
+	parts := strings.Split(s, ",")
+	out := make([]string, 0, len(parts))
+	seen := make(map[string]bool, len(parts))
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, p)
+		if len(out) > MaxListIDs {
+			return nil, errIncorrectRequest
+		}
+	}
+	if len(out) == 0 {
+		return nil, errIncorrectRequest
+	}
+	return out, nil
+}
+
+// plausibleOrderID filters out what cannot be an order ID before a lookup.
+func plausibleOrderID(id string) bool {
+	if len(id) == 0 || len(id) > 16 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if strings.IndexByte(alnum, id[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// parseTicketID reads a refill ID; anything else reads as unknown.
+func parseTicketID(s string) (uint64, bool) {
+	id, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// ItemError is a per-item error inside a list answer: {"error":"..."}.
+type ItemError struct {
+	Error string `json:"error"`
+}

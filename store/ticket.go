@@ -1,0 +1,23 @@
+package store
+
+import (
+	"context"
+
+	"smmapi/model"
+	"smmapi/service"
+)
+
+var _ service.TicketStore = (*DB)(nil)
+
+// OpenTicket inserts a ticket; the unique open_key refuses a second live
+// ticket of the same type for the same order, even between instances.
+func (db *DB) OpenTicket(ctx context.Context, t *model.Ticket) error {
+	return dbErr(db.g.WithContext(ctx).Create(t).Error, "ticket")
+}
+
+// UserTickets returns the user's tickets of type typ among ids.
+func (db *DB) UserTickets(ctx context.Context, userID uint64, typ string, ids []uint64) ([]model.Ticket, error) {
+	var ts []model.Ticket
+	err := db.g.WithContext(ctx).Where("user_id = ? AND type = ? AND id IN ?", userID, typ, ids).Find(&ts).Error
+	return ts, dbErr(err, "ticket")
+}
