@@ -44,10 +44,10 @@ func (s *Sites) Create(ctx context.Context, in SiteInput) (SiteView, error) {
 	}
 	seen := map[string]bool{}
 	var domains []string
-	for _, d := range in.Domains {
-		d = NormalizeHost(d)
-		if !validDomain(d) {
-			return SiteView{}, Errorf(ErrInvalid, "invalid domain %q", d)
+	for _, raw := range in.Domains {
+		d, ok := normalizeDomain(raw)
+		if !ok {
+			return SiteView{}, Errorf(ErrInvalid, "invalid domain %q", raw)
 		}
 		if !seen[d] {
 			seen[d] = true
@@ -91,12 +91,27 @@ func NormalizeHost(h string) string {
 	return strings.TrimSuffix(h, ".")
 }
 
+// normalizeDomain reads a domain as an admin may write it: any case, with a
+// numeric port or a trailing dot, which Host matching ignores anyway. It is
+// stricter than NormalizeHost: "http://x.example" must not become "http".
+func normalizeDomain(d string) (string, bool) {
+	d = strings.ToLower(strings.TrimSpace(d))
+	if i := strings.LastIndexByte(d, ':'); i >= 0 {
+		if port := d[i+1:]; port == "" || strings.Trim(port, "0123456789") != "" {
+			return "", false
+		}
+		d = d[:i]
+	}
+	d = strings.TrimSuffix(d, ".")
+	return d, validDomain(d)
+}
+
 func validDomain(d string) bool {
 	if d == "" || len(d) > 253 {
 		return false
 	}
 	for _, r := range d {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '[' || r == ']') {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
 			return false
 		}
 	}

@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	mysqldrv "github.com/go-sql-driver/mysql"
+
+	"smmapi/model"
+	"smmapi/service"
+)
+
+// mustDBs opens a fresh store per backend: SQLite always, MySQL when
+// SMMAPI_TEST_MYSQL_DSN is set (a failure under CI=true, else a skip).
+func mustDBs(t *testing.T) map[string]*DB {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	out := map[string]*DB{}
+	db, err := Open(ctx, SQLite, filepath.Join(t.TempDir(), "t.db"), Options{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	out[SQLite] = db
+
+	root := os.Getenv("SMMAPI_TEST_MYSQL_DSN")
+	if root == "" {
+		t.Log("SMMAPI_TEST_MYSQL_DSN not set: MySQL variant skipped")
+		return out
+	}
+	admin, err := sql.Open("mysql", root)
+	if err == nil {
+		err = admin.PingContext(ctx)
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("MySQL configured but unreachable: %v", err)
+		}
+		t.Logf("MySQL unreachable, skipped: %v", err)
+		return out
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "smmapi_s_" + hex.EncodeToString(b)
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec("DROP DATABASE " + name); admin.Close() })
+	cfg, _ := mysqldrv.ParseDSN(root)
+	cfg.DBName = name
+	mdb, err := Open(ctx, MySQL, cfg.FormatDSN(), Options{MaxOpenConns: 8, MaxIdleConns: 8}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mdb.Close() })
+	out[MySQL] = mdb
+	return out
+}
+
+// 0.0001 survives a round trip and arithmetic exactly on both backends,
+// including amounts where float64 would be off by one unit.
+func TestMoneyPrecision(t *testing.T) {
+	ctx := context.Background()
+	for name, db := range mustDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			u := model.User{Username: "m"}
+			if err := db.CreateUser(ctx, &u); err != nil {
+				t.Fatal(err)
+			}
+			steps := []struct{ amount, want string }{
+				{"0.0001", "0.0001"},
+				{"0.0002", "0.0003"},
+				{"9007199254.7409", "9007199254.7412"}, // 2^53 + 3 units: no longer exact as float64
+				{"-9007199254.7411", "0.0001"},
+				{"0.1", "0.1001"},
+				{"0.2", "0.3001"}, // 0.1 + 0.2 is not 0.3 in float64
+				{"-0.3001", "0.0000"},
+			}
+			for _, s := range steps {
+				amount, err := model.ParseMoney(s.amount)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := model.LedgerEntry{UserID: u.ID, Amount: amount, Kind: model.LedgerAdjustment}
+				if err := db.AdjustBalance(ctx, &e); err != nil {
+					t.Fatalf("adjust %s: %v", s.amount, err)
+				}
+				got, err := db.User(ctx, u.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Balance.String() != s.want || e.BalanceAfter.String() != s.want {
+					t.Fatalf("after %s: balance %s, ledger balance_after %s; want %s", s.amount, got.Balance, e.BalanceAfter, s.want)
+				}
+			}
+			// The balance never goes below zero; nothing is written when refused.
+			e := model.LedgerEntry{UserID: u.ID, Amount: -1, Kind: model.LedgerAdjustment}
+			if err := db.AdjustBalance(ctx, &e); service.ErrorCode(err) != service.ErrConflict {
+				t.Fatalf("overdraw: err %v, want conflict", err)
+			}
+			rows, err := db.Ledger(ctx, u.ID, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum model.Money
+			for _, r := range rows {
+				sum += r.Amount
+			}
+			if len(rows) != len(steps) || sum != 0 {
+				t.Fatalf("ledger: %d rows summing to %s; want %d rows summing to 0.0000", len(rows), sum, len(steps))
+			}
+		})
+	}
+}
+
+// Order IDs that collide are retried with a fresh one, inside PlaceOrder.
+func TestPlaceOrderRetriesIDCollision(t *testing.T) {
+	ctx := context.Background()
+	for name, db := range mustDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			u := model.User{Username: "c"}
+			if err := db.CreateUser(ctx, &u); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.AdjustBalance(ctx, &model.LedgerEntry{UserID: u.ID, Amount: 100000, Kind: model.LedgerAdjustment}); err != nil {
+				t.Fatal(err)
+			}
+			ids := []string{"AAAAAAAAAA", "AAAAAAAAAA", "AAAAAAAAAA", "BBBBBBBBBB"}
+			var mu sync.Mutex
+			next := func() (string, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				id := ids[0]
+				ids = ids[1:]
+				return id, nil
+			}
+			for i, want := range []string{"AAAAAAAAAA", "BBBBBBBBBB"} {
+				o := model.Order{UserID: u.ID, SiteID: 1, ServiceID: 1, Link: "l", LinkHash: "h", Quantity: 1, Remains: 1, Charge: 10, Status: model.StatusPending}
+				if err := db.PlaceOrder(ctx, &o, false, next); err != nil {
+					t.Fatalf("order %d: %v", i, err)
+				}
+				if o.PublicID != want {
+					t.Fatalf("order %d got ID %s, want %s", i, o.PublicID, want)
+				}
+			}
+			got, _ := db.User(ctx, u.ID)
+			if got.Balance != 100000-20 {
+				t.Fatalf("balance %s: a failed attempt was charged", got.Balance)
+			}
+			rows, _ := db.Ledger(ctx, u.ID, 0, 100)
+			if len(rows) != 3 {
+				t.Fatalf("ledger has %d rows, want 3", len(rows))
+			}
+		})
+	}
+}
