@@ -34,7 +34,6 @@ func TestBalanceAdjust(t *testing.T) {
 			{"JSON number with decimals", `{"amount":-0.25,"reason":"r"}`, 200, "200.2500"},
 			{"no reason", `{"amount":"0.7500"}`, 200, "201.0000"},
 			{"5 decimals", `{"amount":"1.00001","reason":"r"}`, 400, ""},
-			{"5 decimals, zeros", `{"amount":"1.00000","reason":"r"}`, 400, ""},
 			{"5 decimals as a number", `{"amount":1.00001,"reason":"r"}`, 400, ""},
 			{"letters", `{"amount":"abc","reason":"r"}`, 400, ""},
 			{"zero", `{"amount":"0","reason":"r"}`, 400, ""},
@@ -95,7 +94,7 @@ func TestBalanceAdjust(t *testing.T) {
 		// An unknown user is 404 and gets no ledger row anywhere.
 		mustProvErr(t, s.Admin(t, "POST", "/internal/v1/users/999/balance", `{"amount":"1","reason":"r"}`), http.StatusNotFound)
 		var n int
-		if err := env(s).DB(t).QueryRow("SELECT COUNT(*) FROM ledger_entries WHERE user_id = 999").Scan(&n); err != nil || n != 0 {
+		if err := s.env.DB(t).QueryRow("SELECT COUNT(*) FROM ledger_entries WHERE user_id = 999").Scan(&n); err != nil || n != 0 {
 			t.Errorf("ledger rows of user 999 = %d (%v), want 0", n, err)
 		}
 	})
@@ -196,9 +195,6 @@ func TestBalanceConcurrentDeductions(t *testing.T) {
 		mustProvInvariant(t, s, id)
 	})
 }
-
-// env returns the Env a server runs on.
-func env(s *Server) *Env { return s.env }
 
 // mustProvLedger returns every ledger row of a user, newest first.
 func mustProvLedger(tb testing.TB, s *Server, id string) []map[string]any {
