@@ -58,6 +58,10 @@ func NewAPIKeys(users UserStore, sites SiteStore, keys KeyStore, cooldowns Coold
 // The cooldown is gated by Cooldowns first (cheap, shared by instances) and
 // enforced by the database, which stays right when Redis lost its data.
 func (s *APIKeys) Generate(ctx context.Context, userID uint64, in APIKeyInput) (NewAPIKey, error) {
+	if in.SiteID == 0 {
+		// A missing site_id is bad input, not a lookup of site 0.
+		return NewAPIKey{}, Errorf(ErrInvalid, "site_id is required")
+	}
 	if _, err := s.users.User(ctx, userID); err != nil {
 		return NewAPIKey{}, fmt.Errorf("generate key: user %d: %w", userID, err)
 	}

@@ -104,6 +104,7 @@ func TestAPIKeysReplace(t *testing.T) {
 		s := MustStart(t, MustEnv(t, b), "SMMAPI_API_KEYS_COOLDOWN=1s")
 		id := mustProvUser(t, s, "alice")
 		old, _ := mustProvGenerate(t, s, id, 1)
+		mustProvKeyWorks(t, s, old, "", "0.0000")
 		mustProvCooldown(t, s, id, 1, 1, 1)
 		// A real expiry: the cooldown is 1 s, measured by the server's clock.
 		time.Sleep(1100 * time.Millisecond)
@@ -111,14 +112,15 @@ func TestAPIKeysReplace(t *testing.T) {
 		if key == old {
 			t.Fatal("the new key equals the old one")
 		}
+		// The new key has not been used: the old key's last_used_at must
+		// not carry over.
+		items, _ := mustProvList(t, s, "/internal/v1/users/"+id+"/api-keys")
+		if len(items) != 1 || items[0]["hint"] != created["hint"] || items[0]["last_used_at"] != nil {
+			t.Errorf("keys = %v, want only the new key (%v), never used", items, created["hint"])
+		}
 		mustProvKeyInvalid(t, s, old, "")
 		mustProvKeyWorks(t, s, key, "", "0.0000")
-		items, _ := mustProvList(t, s, "/internal/v1/users/"+id+"/api-keys")
-		if len(items) != 1 || items[0]["hint"] != created["hint"] {
-			t.Errorf("keys = %v, want only the new key (%v)", items, created["hint"])
-		}
-		// A fresh key has not been used yet: its last_used_at belongs to
-		// the old key and must not carry over.
+		// The replacement started a new cooldown.
 		mustProvCooldown(t, s, id, 1, 1, 1)
 	})
 }
