@@ -100,6 +100,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		Users:        service.NewUsers(db, cfg.Currency),
 		APIKeys:      service.NewAPIKeys(db, db, db, cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log),
 		Catalog:      service.NewCatalog(db),
+		Orders:       service.NewOrders(db, cfg.Currency, now),
+		Tickets:      service.NewTickets(db, now),
 	}
 
 	servers := []struct {

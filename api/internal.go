@@ -49,6 +49,8 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 	g.GET("/services", h.listServices)
 	g.GET("/services/:id", h.getService)
 	g.PATCH("/services/:id", h.patchService)
+
+	h.orderRoutes(g)
 	return e
 }
 

@@ -103,8 +103,8 @@ type Order struct {
 	ID            uint64 `gorm:"primaryKey"`
 	PublicID      string `gorm:"size:16;not null;uniqueIndex"`
 	UserID        uint64 `gorm:"not null;index:idx_orders_user_service_link,priority:1;index:idx_orders_user_id,priority:1"`
-	SiteID        uint64 `gorm:"not null"`
-	ServiceID     uint64 `gorm:"not null;index:idx_orders_user_service_link,priority:2"`
+	SiteID        uint64 `gorm:"not null;index"`
+	ServiceID     uint64 `gorm:"not null;index:idx_orders_user_service_link,priority:2;index"`
 	Link          string `gorm:"size:1024;not null;default:''"`
 	LinkHash      string `gorm:"size:64;not null;default:'';index:idx_orders_user_service_link,priority:3"`
 	Quantity      int64  `gorm:"not null"`

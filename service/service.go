@@ -30,6 +30,8 @@ type Actions struct {
 	Users   *Users
 	APIKeys *APIKeys
 	Catalog *Catalog
+	Orders  *Orders
+	Tickets *Tickets
 }
 
 // Account is the authenticated caller of the public API.
@@ -179,4 +181,23 @@ type TicketStore interface {
 	OpenTicket(ctx context.Context, t *model.Ticket) error
 	// UserTickets returns the user's tickets of type typ among ids.
 	UserTickets(ctx context.Context, userID uint64, typ string, ids []uint64) ([]model.Ticket, error)
+}
+
+// OrderAdminStore stores orders for the internal API.
+type OrderAdminStore interface {
+	// ListOrders returns orders matching f with ID < before (0: newest),
+	// newest first.
+	ListOrders(ctx context.Context, f OrderFilter, before uint64, limit int) ([]model.Order, error)
+	Order(ctx context.Context, publicID string) (model.Order, error)
+	// ChangeOrder runs fn on the order under its lock and saves what fn
+	// changed, with fn's refund as a ledger row, in one transaction.
+	ChangeOrder(ctx context.Context, publicID string, fn func(*model.Order) (OrderChange, error)) (model.Order, error)
+}
+
+// TicketAdminStore stores tickets for the internal API.
+type TicketAdminStore interface {
+	ListTickets(ctx context.Context, f TicketFilter, before uint64, limit int) ([]TicketWithOrder, error)
+	// DecideTicket runs fn on the ticket and its order under their locks and
+	// saves both, with fn's refund, in one transaction.
+	DecideTicket(ctx context.Context, id uint64, fn func(*model.Ticket, *model.Order) (OrderChange, error)) (TicketWithOrder, error)
 }

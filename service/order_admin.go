@@ -1,0 +1,207 @@
+package service
+
+// Internal API: orders. GET /orders (filters, newest first), GET /orders/{id},
+// PATCH /orders/{id} {"status","start_count","remains"}. Partial refunds
+// charge × remains ÷ quantity, Canceled what is left; each refund is written
+// exactly once, however often or concurrently the PATCH is sent.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"smmapi/model"
+)
+
+// OrderFilter narrows the order list; zero values do not filter.
+type OrderFilter struct {
+	UserID    uint64
+	ServiceID uint64
+	SiteID    uint64
+	Status    string
+}
+
+// OrderPatch changes an order; nil fields stay. Counts are accepted as JSON
+// numbers or strings.
+type OrderPatch struct {
+	Status     *string      `json:"status"`
+	StartCount *json.Number `json:"start_count"`
+	Remains    *json.Number `json:"remains"`
+}
+
+// OrderView is an order as the internal API shows it. Charge is the original
+// charge; Refunded what went back; the public status shows the difference.
+type OrderView struct {
+	ID            string          `json:"id"`
+	UserID        uint64          `json:"user_id"`
+	SiteID        uint64          `json:"site_id"`
+	ServiceID     uint64          `json:"service_id"`
+	Link          string          `json:"link"`
+	Quantity      int64           `json:"quantity"`
+	Runs          int64           `json:"runs"`
+	Interval      int64           `json:"interval"`
+	RunsDone      int64           `json:"runs_done"`
+	Comments      string          `json:"comments"`
+	Username      string          `json:"username"`
+	Params        json.RawMessage `json:"params"`
+	Charge        model.Money     `json:"charge"`
+	Refunded      model.Money     `json:"refunded"`
+	StartCount    string          `json:"start_count"`
+	Remains       string          `json:"remains"`
+	Status        string          `json:"status"`
+	Currency      string          `json:"currency"`
+	SupplierID    *uint64         `json:"supplier_id"`
+	SupplierOrder string          `json:"supplier_order"`
+	CreatedAt     string          `json:"created_at"`
+	UpdatedAt     string          `json:"updated_at"`
+}
+
+// OrderChange is what a change decided under the order's lock: whether it
+// changed anything and what to refund.
+type OrderChange struct {
+	Changed bool
+	Refund  model.Money
+}
+
+// Orders administers orders.
+type Orders struct {
+	store    OrderAdminStore
+	currency string
+	now      Clock
+}
+
+// NewOrders returns an Orders.
+func NewOrders(store OrderAdminStore, currency string, now Clock) *Orders {
+	return &Orders{store: store, currency: currency, now: now}
+}
+
+// List returns one page of orders, newest first.
+func (s *Orders) List(ctx context.Context, f OrderFilter, p Page) (List[OrderView], error) {
+	before, limit, err := p.After()
+	if err != nil {
+		return List[OrderView]{}, err
+	}
+	if f.Status != "" && !validStatus(f.Status) {
+		return List[OrderView]{}, Errorf(ErrInvalid, "unknown status %q", f.Status)
+	}
+	rows, err := s.store.ListOrders(ctx, f, before, limit+1)
+	if err != nil {
+		return List[OrderView]{}, fmt.Errorf("list orders: %w", err)
+	}
+	return pageOf(rows, limit, func(o model.Order) uint64 { return o.ID }, s.View), nil
+}
+
+// Get returns one order by its public ID.
+func (s *Orders) Get(ctx context.Context, id string) (OrderView, error) {
+	if !plausibleOrderID(id) {
+		return OrderView{}, Errorf(ErrNotFound, "order not found")
+	}
+	o, err := s.store.Order(ctx, id)
+	if err != nil {
+		return OrderView{}, fmt.Errorf("get order %s: %w", id, err)
+	}
+	return s.View(o), nil
+}
+
+// Patch changes status, start count and remains, refunding on Partial and
+// Canceled. The change is decided under the order's lock in the store.
+func (s *Orders) Patch(ctx context.Context, id string, p OrderPatch) (OrderView, error) {
+	if !plausibleOrderID(id) {
+		return OrderView{}, Errorf(ErrNotFound, "order not found")
+	}
+	o, err := s.store.ChangeOrder(ctx, id, func(o *model.Order) (OrderChange, error) {
+		return ApplyOrderPatch(o, p, s.now())
+	})
+	if err != nil {
+		return OrderView{}, fmt.Errorf("patch order %s: %w", id, err)
+	}
+	return s.View(o), nil
+}
+
+// ApplyOrderPatch changes o as p asks and returns the refund it implies.
+// Final orders (Completed, Partial, Canceled) never move: a PATCH that
+// restates their state is a no-op, anything else a conflict.
+func ApplyOrderPatch(o *model.Order, p OrderPatch, now time.Time) (OrderChange, error) {
+	status := o.Status
+	if p.Status != nil {
+		status = *p.Status
+		if !validStatus(status) {
+			return OrderChange{}, Errorf(ErrInvalid, "unknown status %q", status)
+		}
+	}
+	startCount, err := count("start_count", p.StartCount, o.StartCount)
+	if err != nil {
+		return OrderChange{}, err
+	}
+	remains, err := count("remains", p.Remains, o.Remains)
+	if err != nil {
+		return OrderChange{}, err
+	}
+	if remains > o.Quantity {
+		return OrderChange{}, Errorf(ErrInvalid, "remains must not exceed the quantity %d", o.Quantity)
+	}
+	if status == model.StatusPartial && (remains <= 0 || remains >= o.Quantity) {
+		return OrderChange{}, Errorf(ErrInvalid, "Partial needs 0 < remains < quantity (%d)", o.Quantity)
+	}
+	if finalStatus(o.Status) {
+		if status == o.Status && remains == o.Remains && startCount == o.StartCount {
+			return OrderChange{}, nil
+		}
+		return OrderChange{}, Errorf(ErrConflict, "order is %s: a final status cannot change", o.Status)
+	}
+	if status == model.StatusCompleted && p.Remains == nil {
+		remains = 0
+	}
+	var ch OrderChange
+	left := o.Charge - o.Refunded
+	switch status {
+	case model.StatusPartial:
+		ch.Refund = Refund(o.Charge, remains, o.Quantity, left)
+	case model.StatusCanceled:
+		ch.Refund = left
+	}
+	ch.Changed = status != o.Status || remains != o.Remains || startCount != o.StartCount
+	o.Status, o.StartCount, o.Remains = status, startCount, remains
+	o.Refunded += ch.Refund
+	if finalStatus(status) {
+		t := now.UTC()
+		o.FinishedAt = &t
+	}
+	return ch, nil
+}
+
+func count(name string, in *json.Number, cur int64) (int64, error) {
+	if in == nil {
+		return cur, nil
+	}
+	n, err := strconv.ParseInt(string(*in), 10, 64)
+	if err != nil || n < 0 {
+		return 0, Errorf(ErrInvalid, "%s must be a non-negative whole number", name)
+	}
+	return n, nil
+}
+
+func validStatus(s string) bool {
+	switch s {
+	case model.StatusPending, model.StatusInProgress, model.StatusProcessing,
+		model.StatusCompleted, model.StatusPartial, model.StatusCanceled:
+		return true
+	}
+	return false
+}
+
+// View renders an order for the internal API.
+func (s *Orders) View(o model.Order) OrderView {
+	params := json.RawMessage("{}")
+	if o.Params != "" {
+		params = json.RawMessage(o.Params)
+	}
+	return OrderView{ID: o.PublicID, UserID: o.UserID, SiteID: o.SiteID, ServiceID: o.ServiceID, Link: o.Link,
+		Quantity: o.Quantity, Runs: o.Runs, Interval: o.Interval, RunsDone: o.RunsDone, Comments: o.Comments,
+		Username: o.Username, Params: params, Charge: o.Charge, Refunded: o.Refunded,
+		StartCount: strconv.FormatInt(o.StartCount, 10), Remains: strconv.FormatInt(o.Remains, 10),
+		Status: o.Status, Currency: s.currency, SupplierID: o.SupplierID, SupplierOrder: o.SupplierOrder,
+		CreatedAt: FormatTime(o.CreatedAt), UpdatedAt: FormatTime(o.UpdatedAt)}
+}

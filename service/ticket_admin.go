@@ -1,0 +1,122 @@
+package service
+
+// Internal API: tickets. GET /tickets?type=&status= lists refill and cancel
+// tickets; POST /tickets/{id}/decision {"decision":"forward|complete|reject",
+// "note"} decides an open one. Completing a cancel ticket cancels the order
+// with its refund, in the same transaction.
+
+import (
+	"context"
+	"fmt"
+
+	"smmapi/model"
+)
+
+// TicketFilter narrows the ticket list; zero values do not filter.
+type TicketFilter struct {
+	Type   string
+	Status string
+	UserID uint64
+}
+
+// Decision is an admin's decision on a ticket.
+type Decision struct {
+	Decision string `json:"decision"`
+	Note     string `json:"note"`
+}
+
+// TicketView is a ticket as the internal API shows it.
+type TicketView struct {
+	ID          uint64 `json:"id"`
+	Type        string `json:"type"`
+	Order       string `json:"order"`
+	UserID      uint64 `json:"user_id"`
+	Status      string `json:"status"`
+	Note        string `json:"note"`
+	SupplierRef string `json:"supplier_ref"`
+	CreatedAt   string `json:"created_at"`
+	UpdatedAt   string `json:"updated_at"`
+}
+
+// TicketWithOrder is a ticket and its order's public ID.
+type TicketWithOrder struct {
+	model.Ticket
+	PublicID string
+}
+
+// Tickets administers refill and cancel tickets.
+type Tickets struct {
+	store TicketAdminStore
+	now   Clock
+}
+
+// NewTickets returns a Tickets.
+func NewTickets(store TicketAdminStore, now Clock) *Tickets {
+	return &Tickets{store: store, now: now}
+}
+
+// List returns one page of tickets, newest first.
+func (s *Tickets) List(ctx context.Context, f TicketFilter, p Page) (List[TicketView], error) {
+	before, limit, err := p.After()
+	if err != nil {
+		return List[TicketView]{}, err
+	}
+	if f.Type != "" && f.Type != model.TicketRefill && f.Type != model.TicketCancel {
+		return List[TicketView]{}, Errorf(ErrInvalid, "type must be refill or cancel")
+	}
+	switch f.Status {
+	case "", model.TicketOpen, model.TicketForwarded, model.TicketCompleted, model.TicketRejected:
+	default:
+		return List[TicketView]{}, Errorf(ErrInvalid, "status must be open, forwarded, completed or rejected")
+	}
+	rows, err := s.store.ListTickets(ctx, f, before, limit+1)
+	if err != nil {
+		return List[TicketView]{}, fmt.Errorf("list tickets: %w", err)
+	}
+	return pageOf(rows, limit, func(t TicketWithOrder) uint64 { return t.ID }, ticketView), nil
+}
+
+// Decide applies an admin's decision to an open ticket.
+func (s *Tickets) Decide(ctx context.Context, id uint64, d Decision) (TicketView, error) {
+	if len(d.Note) > 1024 {
+		return TicketView{}, Errorf(ErrInvalid, "note is longer than 1024 characters")
+	}
+	switch d.Decision {
+	case "complete", "reject":
+	case "forward":
+		// Forwarding needs the order's supplier; until suppliers are wired
+		// no order has one.
+		return TicketView{}, Errorf(ErrConflict, "the order has no supplier to forward to")
+	default:
+		return TicketView{}, Errorf(ErrInvalid, "decision must be forward, complete or reject")
+	}
+	t, err := s.store.DecideTicket(ctx, id, func(t *model.Ticket, o *model.Order) (OrderChange, error) {
+		if t.Status != model.TicketOpen {
+			return OrderChange{}, Errorf(ErrConflict, "ticket is %s, not open", t.Status)
+		}
+		t.Note = d.Note
+		t.OpenKey = nil
+		if d.Decision == "reject" {
+			t.Status = model.TicketRejected
+			return OrderChange{}, nil
+		}
+		t.Status = model.TicketCompleted
+		if t.Type != model.TicketCancel {
+			return OrderChange{}, nil
+		}
+		if finalStatus(o.Status) {
+			return OrderChange{}, Errorf(ErrConflict, "order is already %s", o.Status)
+		}
+		canceled := model.StatusCanceled
+		return ApplyOrderPatch(o, OrderPatch{Status: &canceled}, s.now())
+	})
+	if err != nil {
+		return TicketView{}, fmt.Errorf("decide ticket %d: %w", id, err)
+	}
+	return ticketView(t), nil
+}
+
+func ticketView(t TicketWithOrder) TicketView {
+	return TicketView{ID: t.ID, Type: t.Type, Order: t.PublicID, UserID: t.UserID, Status: t.Status, Note: t.Note,
+		SupplierRef: t.SupplierRef, CreatedAt: FormatTime(t.CreatedAt), UpdatedAt: FormatTime(t.UpdatedAt)}
+}
