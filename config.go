@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"smmapi/api"
 )
 
 // Config is the whole configuration: config.yaml, then SMMAPI_<SECTION>_<KEY>
@@ -40,6 +42,16 @@ type Config struct {
 	Orders struct {
 		DuplicateLinkGuard bool `yaml:"duplicate_link_guard"`
 	} `yaml:"orders"`
+	Limits struct {
+		KeyRate        int      `yaml:"key_rate"`
+		KeyBurst       int      `yaml:"key_burst"`
+		IPRate         int      `yaml:"ip_rate"`
+		IPBurst        int      `yaml:"ip_burst"`
+		AuthFailures   int      `yaml:"auth_failures"`
+		AuthWindow     Duration `yaml:"auth_window"`
+		AuthLockout    Duration `yaml:"auth_lockout"`
+		TrustedProxies string   `yaml:"trusted_proxies"`
+	} `yaml:"limits"`
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	Log             struct {
 		Level string `yaml:"level"`
@@ -64,6 +76,11 @@ func defaultConfig() Config {
 	c.Currency = "CNY"
 	c.APIKeys.Cooldown = Duration(20 * time.Minute)
 	c.Orders.DuplicateLinkGuard = true
+	c.Limits.KeyRate, c.Limits.KeyBurst = 20, 100
+	c.Limits.IPRate, c.Limits.IPBurst = 50, 200
+	c.Limits.AuthFailures = 20
+	c.Limits.AuthWindow = Duration(10 * time.Minute)
+	c.Limits.AuthLockout = Duration(15 * time.Minute)
 	c.ShutdownTimeout = Duration(15 * time.Second)
 	c.Log.Level = "info"
 	return c
@@ -208,6 +225,15 @@ func (c Config) Validate() error {
 		return errors.New("config: shutdown_timeout: must be positive")
 	case c.Redis.DB < 0:
 		return errors.New("config: redis.db: must not be negative")
+	case c.Limits.KeyRate < 0 || c.Limits.KeyBurst < 0 || c.Limits.IPRate < 0 || c.Limits.IPBurst < 0 || c.Limits.AuthFailures < 0:
+		return errors.New("config: limits: rates, bursts and auth_failures must not be negative")
+	case c.Limits.KeyRate > 1_000_000 || c.Limits.IPRate > 1_000_000:
+		return errors.New("config: limits: a rate above 1000000/s is meaningless; use 0 to switch it off")
+	case c.Limits.AuthFailures > 0 && (c.Limits.AuthWindow <= 0 || c.Limits.AuthLockout <= 0):
+		return errors.New("config: limits.auth_window and limits.auth_lockout must be positive")
+	}
+	if _, err := api.ParseCIDRs(c.Limits.TrustedProxies); err != nil {
+		return fmt.Errorf("config: limits.trusted_proxies: %v", err)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 
 	checks := api.Checks{"database": db.Ping}
 	var cooldowns service.Cooldowns = store.NewMemoryCooldowns(time.Now)
+	var limiter api.Limiter = store.NewMemoryLimiter(time.Now)
 	if cfg.Redis.Addr != "" {
 		rdb, err := store.OpenRedis(ctx, cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB)
 		if err != nil {
@@ -78,6 +79,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		}
 		defer rdb.Close()
 		cooldowns = store.NewRedisCooldowns(rdb, cfg.Redis.Prefix)
+		limiter = store.NewRedisLimiter(rdb, cfg.Redis.Prefix)
 		checks["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
 	}
 
@@ -109,7 +111,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		addr string
 		e    *echo.Echo
 	}{
-		{"public", cfg.HTTP.Addr, api.NewPublic(actions, checks, log)},
+		{"public", cfg.HTTP.Addr, api.NewPublic(actions, limiter, limits(cfg), checks, log)},
 		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log)},
 	}
 	errc := make(chan error, len(servers))
@@ -152,6 +154,15 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	}
 	log.Info("stopped")
 	return err
+}
+
+// limits converts the limits section; Validate has checked the CIDRs.
+func limits(cfg Config) api.Limits {
+	l := cfg.Limits
+	proxies, _ := api.ParseCIDRs(l.TrustedProxies)
+	return api.Limits{KeyRate: l.KeyRate, KeyBurst: l.KeyBurst, IPRate: l.IPRate, IPBurst: l.IPBurst,
+		AuthFailures: l.AuthFailures, AuthWindow: time.Duration(l.AuthWindow), AuthLockout: time.Duration(l.AuthLockout),
+		TrustedProxies: proxies}
 }
 
 // internalToken returns the configured token. In the embedded mode an empty

@@ -26,13 +26,14 @@ type adapter func(c echo.Context, r request) error
 type publicAPI struct {
 	a       *service.Actions
 	actions map[string]adapter
+	guard   *guard
 }
 
 // NewPublic returns the public reseller API server.
-func NewPublic(a *service.Actions, checks Checks, log *slog.Logger) *echo.Echo {
+func NewPublic(a *service.Actions, lim Limiter, limits Limits, checks Checks, log *slog.Logger) *echo.Echo {
 	e := newEcho(log)
 	e.HTTPErrorHandler = PublicErrorHandler(log)
-	p := &publicAPI{a: a}
+	p := &publicAPI{a: a, guard: &guard{lim: lim, limits: limits, log: log}}
 	// The action table: every public action and the adapter serving it.
 	p.actions = map[string]adapter{
 		"services":      p.services,
@@ -62,16 +63,29 @@ func newEcho(log *slog.Logger) *echo.Echo {
 	return e
 }
 
-// dispatch checks, in the spec's order: body, key, action, then parameters.
+// dispatch checks, in the spec's order: body, key, action, then parameters;
+// lockouts and the per-IP limit come first, so abuse never reaches the
+// database, and the per-key limit right after authentication.
 func (p *publicAPI) dispatch(version int) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
+		ctx := req.Context()
+		ip := clientIP(req, p.guard.limits.TrustedProxies)
+		if err := p.guard.before(ctx, ip); err != nil {
+			return err
+		}
 		ps, err := parseParams(req)
 		if err != nil {
 			return err
 		}
-		acct, err := p.a.Auth.Authenticate(req.Context(), ps["key"], service.NormalizeHost(req.Host))
+		acct, err := p.a.Auth.Authenticate(ctx, ps["key"], service.NormalizeHost(req.Host))
+		if service.ErrorCode(err) == service.ErrUnauthorized {
+			p.guard.authFailed(ctx, ip)
+		}
 		if err != nil {
+			return err
+		}
+		if err := p.guard.after(ctx, acct); err != nil {
 			return err
 		}
 		run, ok := p.actions[ps["action"]]

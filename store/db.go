@@ -141,17 +141,20 @@ func (db *DB) migrate(ctx context.Context) error {
 		return run(g)
 	}
 	// Several instances may start at once against one MySQL: a named lock
-	// on one pinned connection serialises their migrations.
-	return g.Connection(func(tx *gorm.DB) error {
+	// (per database) on one pinned connection serialises their migrations.
+	return g.Connection(func(conn *gorm.DB) error {
+		// Each statement needs a fresh session on the pinned connection: a
+		// reused one replays its SQL, and MariaDB counts nested GET_LOCKs.
+		fresh := func() *gorm.DB { return conn.Session(&gorm.Session{NewDB: true}) }
 		var got int
-		if err := tx.Raw("SELECT GET_LOCK('smmapi_migrate', 60)").Scan(&got).Error; err != nil {
+		if err := fresh().Raw("SELECT GET_LOCK(CONCAT('smmapi_migrate:', DATABASE()), 60)").Scan(&got).Error; err != nil {
 			return err
 		}
 		if got != 1 {
 			return errors.New("timed out waiting for the migration lock")
 		}
-		defer tx.Exec("SELECT RELEASE_LOCK('smmapi_migrate')")
-		return run(tx)
+		defer fresh().Exec("SELECT RELEASE_LOCK(CONCAT('smmapi_migrate:', DATABASE()))")
+		return run(fresh())
 	})
 }
 
