@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -60,6 +62,7 @@ func newEcho(log *slog.Logger) *echo.Echo {
 	e.Logger.SetOutput(slog.NewLogLogger(log.Handler(), slog.LevelWarn).Writer())
 	e.Use(middleware.RequestID())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}))
+	e.Use(requestTimeout(requestBudget))
 	return e
 }
 
@@ -182,4 +185,19 @@ func (r request) list(name string) (string, bool) {
 func (r request) one(name string) (string, bool) {
 	v := strings.TrimSpace(r.p[name])
 	return v, v != ""
+}
+
+// requestBudget bounds the work one request may cause: past it, database
+// calls fail with a deadline and the client gets a 503 instead of a hang.
+const requestBudget = 20 * time.Second
+
+func requestTimeout(d time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
 }

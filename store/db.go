@@ -8,6 +8,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -122,8 +123,16 @@ func mysqlDSN(dsn string) (string, error) {
 	if c.Params == nil {
 		c.Params = map[string]string{}
 	}
+	// Bounded dials and reads: a database that stops answering must turn
+	// into a quick 503, never a hanging request.
 	if c.Timeout == 0 {
-		c.Timeout = 5 * time.Second
+		c.Timeout = 2 * time.Second
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 15 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 15 * time.Second
 	}
 	return c.FormatDSN(), nil
 }
@@ -208,10 +217,14 @@ func dbErr(err error, what string) error {
 	return err
 }
 
+// isUnavailable tells a database that cannot be reached (refused, reset,
+// timed out, gone mid-query) from a query that failed.
 func isUnavailable(err error) bool {
 	var ne net.Error
 	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysqldrv.ErrInvalidConn) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) ||
-		strings.Contains(err.Error(), "sql: database is closed")
+		strings.Contains(err.Error(), "sql: database is closed") ||
+		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "broken pipe")
 }
