@@ -45,6 +45,14 @@ type guard struct {
 	// FailOpen counts limiter faults that let a request through.
 	FailOpen atomic.Int64
 	lastLog  atomic.Int64
+	// lastFault (unix ns) opens a short circuit: for a second after a fault
+	// the limiter is not asked, so a dead Redis costs no time per request.
+	lastFault atomic.Int64
+}
+
+// circuitOpen reports whether a fault was seen within the last second.
+func (g *guard) circuitOpen() bool {
+	return time.Now().UnixNano()-g.lastFault.Load() < int64(time.Second)
 }
 
 func tooMany(d time.Duration) error {
@@ -57,6 +65,10 @@ func tooMany(d time.Duration) error {
 // before runs ahead of the key look-up: a locked-out client and the per-IP
 // limit are refused without touching the database.
 func (g *guard) before(ctx context.Context, ip string) error {
+	if g.circuitOpen() {
+		g.FailOpen.Add(1)
+		return nil
+	}
 	if g.limits.AuthFailures > 0 {
 		d, err := g.lim.Locked(ctx, ip)
 		if err != nil {
@@ -73,7 +85,7 @@ func (g *guard) before(ctx context.Context, ip string) error {
 
 // authFailed counts an invalid or missing key against the client.
 func (g *guard) authFailed(ctx context.Context, ip string) {
-	if g.limits.AuthFailures <= 0 {
+	if g.limits.AuthFailures <= 0 || g.circuitOpen() {
 		return
 	}
 	if err := g.lim.Fail(ctx, ip, g.limits.AuthFailures, g.limits.AuthWindow, g.limits.AuthLockout); err != nil {
@@ -83,7 +95,7 @@ func (g *guard) authFailed(ctx context.Context, ip string) {
 
 // after runs once the key is known: the per-key limit.
 func (g *guard) after(ctx context.Context, acct service.Account) error {
-	if g.limits.KeyRate > 0 {
+	if g.limits.KeyRate > 0 && !g.circuitOpen() {
 		return g.allow(ctx, "key:"+uitoa(acct.KeyID), g.limits.KeyRate, g.limits.KeyBurst)
 	}
 	return nil
@@ -104,6 +116,7 @@ func (g *guard) allow(ctx context.Context, name string, rate, burst int) error {
 // fault counts a fail-open and logs at most once per 10 seconds.
 func (g *guard) fault(ctx context.Context, err error) {
 	g.FailOpen.Add(1)
+	g.lastFault.Store(time.Now().UnixNano())
 	now := time.Now().Unix()
 	if last := g.lastLog.Load(); now-last >= 10 && g.lastLog.CompareAndSwap(last, now) {
 		g.log.WarnContext(ctx, "rate limiter unavailable, failing open", "err", err, "fail_open_total", g.FailOpen.Load())

@@ -77,8 +77,8 @@ func TestClientIP(t *testing.T) {
 	}
 	tests := []struct {
 		name, remote, xff string
-		trusted         bool
-		want            string
+		trusted           bool
+		want              string
 	}{
 		{"no proxy list: peer", "203.0.113.9:5000", "1.2.3.4", false, "203.0.113.9"},
 		{"untrusted peer ignores XFF", "203.0.113.9:5000", "1.2.3.4", true, "203.0.113.9"},

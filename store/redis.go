@@ -12,7 +12,10 @@ import (
 func OpenRedis(ctx context.Context, addr, password string, db int) (*redis.Client, error) {
 	rdb := redis.NewClient(&redis.Options{
 		Addr: addr, Password: password, DB: db,
-		DialTimeout: 2 * time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
+		// Short timeouts and one retry: Redis only gates and throttles, so a
+		// slow or dead Redis must cost a request little before failing open.
+		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond,
+		MaxRetries: 1,
 	})
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
