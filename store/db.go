@@ -120,6 +120,9 @@ func mysqlDSN(dsn string) (string, error) {
 	}
 	c.ParseTime = true
 	c.Loc = time.UTC
+	// Conditional UPDATEs are checked by rows affected: count matched rows,
+	// as SQLite does, not changed ones (a zero debit changes nothing).
+	c.ClientFoundRows = true
 	if c.Params == nil {
 		c.Params = map[string]string{}
 	}
