@@ -22,6 +22,9 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"smmapi/api"
 	"smmapi/service"
@@ -69,6 +72,13 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	}
 	defer db.Close()
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if sqlDB, err := db.Gorm().DB(); err == nil {
+		reg.MustRegister(collectors.NewDBStatsCollector(sqlDB, "smmapi"))
+	}
+	metrics := api.NewMetrics(reg)
+
 	checks := api.Checks{"database": db.Ping}
 	var cooldowns service.Cooldowns = store.NewMemoryCooldowns(time.Now)
 	var limiter api.Limiter = store.NewMemoryLimiter(time.Now)
@@ -92,7 +102,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	actions := &service.Actions{
 		Auth:         service.NewAuth(db, db, now, log),
 		Services:     service.NewServices(db),
-		Add:          service.NewAdd(db, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderID),
+		Add:          service.NewAdd(db, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderIDIn),
 		Status:       service.NewStatus(db, cfg.Currency),
 		Refill:       service.NewRefill(db, db, db, now),
 		RefillStatus: service.NewRefillStatus(db),
@@ -111,8 +121,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		addr string
 		e    *echo.Echo
 	}{
-		{"public", cfg.HTTP.Addr, api.NewPublic(actions, limiter, limits(cfg), checks, log)},
-		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log)},
+		{"public", cfg.HTTP.Addr, api.NewPublic(actions, limiter, limits(cfg), checks, log, api.WithMetrics(metrics))},
+		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log, api.WithMetrics(metrics),
+			api.WithMetricsHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))},
 	}
 	errc := make(chan error, len(servers))
 	var https []*http.Server

@@ -23,9 +23,11 @@ func PublicErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		status, msg := http.StatusOK, service.ErrorMessage(err)
+		c.Set(ctxOutcome, service.ErrorCode(err))
 		var he *echo.HTTPError
 		switch {
 		case errors.As(err, &he):
+			c.Set(ctxOutcome, "http_"+strconv.Itoa(he.Code))
 			status, msg = he.Code, service.MsgIncorrectRequest
 			if he.Code == http.StatusNotFound {
 				msg = "Not found"
@@ -55,6 +57,7 @@ func InternalErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
+			c.Set(ctxOutcome, "http_"+strconv.Itoa(he.Code))
 			msg := http.StatusText(he.Code)
 			if m, ok := he.Message.(string); ok {
 				msg = m
@@ -64,6 +67,7 @@ func InternalErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		status := http.StatusInternalServerError
 		body := map[string]any{"error": service.ErrorMessage(err)}
+		c.Set(ctxOutcome, service.ErrorCode(err))
 		switch service.ErrorCode(err) {
 		case service.ErrInvalid:
 			status = http.StatusBadRequest

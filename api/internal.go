@@ -24,8 +24,12 @@ type internalAPI struct {
 
 // NewInternal returns the internal API server. An empty token refuses
 // every request.
-func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logger) *echo.Echo {
-	e := newEcho(log)
+func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logger, opts ...Option) *echo.Echo {
+	o := options(opts)
+	e := newEcho("internal", o.metrics, log)
+	if o.metricsHandler != nil {
+		e.GET("/metrics", echo.WrapHandler(o.metricsHandler), bearer(token))
+	}
 	e.HTTPErrorHandler = InternalErrorHandler(log)
 	checks.register(e)
 	h := &internalAPI{a: a}
@@ -233,7 +237,11 @@ func (h *internalAPI) listKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := h.a.APIKeys.List(c.Request().Context(), id)
+	p, err := page(c)
+	if err != nil {
+		return err
+	}
+	out, err := h.a.APIKeys.List(c.Request().Context(), id, p)
 	return respond(c, http.StatusOK, out, err)
 }
 

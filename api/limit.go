@@ -42,6 +42,7 @@ type guard struct {
 	lim    Limiter
 	limits Limits
 	log    *slog.Logger
+	m      *Metrics
 	// FailOpen counts limiter faults that let a request through.
 	FailOpen atomic.Int64
 	lastLog  atomic.Int64
@@ -74,11 +75,12 @@ func (g *guard) before(ctx context.Context, ip string) error {
 		if err != nil {
 			g.fault(ctx, err)
 		} else if d > 0 {
+			g.m.limited.WithLabelValues("lockout").Inc()
 			return tooMany(d)
 		}
 	}
 	if g.limits.IPRate > 0 {
-		return g.allow(ctx, "ip:"+ip, g.limits.IPRate, g.limits.IPBurst)
+		return g.allow(ctx, "ip", ip, g.limits.IPRate, g.limits.IPBurst)
 	}
 	return nil
 }
@@ -96,18 +98,19 @@ func (g *guard) authFailed(ctx context.Context, ip string) {
 // after runs once the key is known: the per-key limit.
 func (g *guard) after(ctx context.Context, acct service.Account) error {
 	if g.limits.KeyRate > 0 && !g.circuitOpen() {
-		return g.allow(ctx, "key:"+uitoa(acct.KeyID), g.limits.KeyRate, g.limits.KeyBurst)
+		return g.allow(ctx, "key", uitoa(acct.KeyID), g.limits.KeyRate, g.limits.KeyBurst)
 	}
 	return nil
 }
 
-func (g *guard) allow(ctx context.Context, name string, rate, burst int) error {
-	ok, d, err := g.lim.Allow(ctx, name, rate, max(burst, 1))
+func (g *guard) allow(ctx context.Context, kind, who string, rate, burst int) error {
+	ok, d, err := g.lim.Allow(ctx, kind+":"+who, rate, max(burst, 1))
 	if err != nil {
 		g.fault(ctx, err)
 		return nil
 	}
 	if !ok {
+		g.m.limited.WithLabelValues(kind).Inc()
 		return tooMany(d)
 	}
 	return nil
@@ -116,6 +119,7 @@ func (g *guard) allow(ctx context.Context, name string, rate, burst int) error {
 // fault counts a fail-open and logs at most once per 10 seconds.
 func (g *guard) fault(ctx context.Context, err error) {
 	g.FailOpen.Add(1)
+	g.m.redisErrors.Inc()
 	g.lastFault.Store(time.Now().UnixNano())
 	now := time.Now().Unix()
 	if last := g.lastLog.Load(); now-last >= 10 && g.lastLog.CompareAndSwap(last, now) {

@@ -32,10 +32,11 @@ type publicAPI struct {
 }
 
 // NewPublic returns the public reseller API server.
-func NewPublic(a *service.Actions, lim Limiter, limits Limits, checks Checks, log *slog.Logger) *echo.Echo {
-	e := newEcho(log)
+func NewPublic(a *service.Actions, lim Limiter, limits Limits, checks Checks, log *slog.Logger, opts ...Option) *echo.Echo {
+	o := options(opts)
+	e := newEcho("public", o.metrics, log)
 	e.HTTPErrorHandler = PublicErrorHandler(log)
-	p := &publicAPI{a: a, guard: &guard{lim: lim, limits: limits, log: log}}
+	p := &publicAPI{a: a, guard: &guard{lim: lim, limits: limits, log: log, m: o.metrics}}
 	// The action table: every public action and the adapter serving it.
 	p.actions = map[string]adapter{
 		"services":      p.services,
@@ -56,11 +57,15 @@ func NewPublic(a *service.Actions, lim Limiter, limits Limits, checks Checks, lo
 	return e
 }
 
-func newEcho(log *slog.Logger) *echo.Echo {
+func newEcho(api string, m *Metrics, log *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(slog.NewLogLogger(log.Handler(), slog.LevelWarn).Writer())
+	// The peer address, never a header anyone can forge; the public API
+	// resolves trusted proxies itself.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(middleware.RequestID())
+	e.Use(observe(api, m, log))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}))
 	e.Use(requestTimeout(requestBudget))
 	return e
@@ -74,6 +79,8 @@ func (p *publicAPI) dispatch(version int) echo.HandlerFunc {
 		req := c.Request()
 		ctx := req.Context()
 		ip := clientIP(req, p.guard.limits.TrustedProxies)
+		c.Set(ctxVersion, versions[version])
+		c.Set(ctxIP, ip)
 		if err := p.guard.before(ctx, ip); err != nil {
 			return err
 		}
@@ -88,13 +95,16 @@ func (p *publicAPI) dispatch(version int) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		c.Set(ctxAccount, acct.UserID)
 		if err := p.guard.after(ctx, acct); err != nil {
 			return err
 		}
 		run, ok := p.actions[ps["action"]]
 		if !ok {
+			c.Set(ctxAction, "unknown")
 			return errIncorrectRequest
 		}
+		c.Set(ctxAction, ps["action"])
 		return run(c, request{version: version, acct: acct, p: ps})
 	}
 }
@@ -186,6 +196,8 @@ func (r request) one(name string) (string, bool) {
 	v := strings.TrimSpace(r.p[name])
 	return v, v != ""
 }
+
+var versions = map[int]string{2: "v2", 3: "v3"}
 
 // requestBudget bounds the work one request may cause: past it, database
 // calls fail with a deadline and the client gets a 503 instead of a hang.

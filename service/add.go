@@ -46,12 +46,12 @@ type Add struct {
 	catalog CatalogStore
 	orders  OrderStore
 	guard   bool
-	newID   func() (string, error)
+	newID   func(format string) (string, error)
 }
 
 // NewAdd returns an Add. guard turns on the duplicate-link check; newID
-// makes order IDs (NewOrderID in production).
-func NewAdd(catalog CatalogStore, orders OrderStore, guard bool, newID func() (string, error)) *Add {
+// makes order IDs in an account's format (NewOrderIDIn in production).
+func NewAdd(catalog CatalogStore, orders OrderStore, guard bool, newID func(format string) (string, error)) *Add {
 	return &Add{catalog: catalog, orders: orders, guard: guard, newID: newID}
 }
 
@@ -81,7 +81,8 @@ func (a *Add) Do(ctx context.Context, acct Account, in AddInput) (AddResult, err
 		return AddResult{}, err
 	}
 	o.UserID, o.SiteID = acct.UserID, acct.SiteID
-	if err := a.orders.PlaceOrder(ctx, &o, a.guard, a.newID); err != nil {
+	newID := func() (string, error) { return a.newID(acct.OrderIDFormat) }
+	if err := a.orders.PlaceOrder(ctx, &o, a.guard, newID); err != nil {
 		return AddResult{}, fmt.Errorf("add: user %d: %w", acct.UserID, err)
 	}
 	return AddResult{Order: o.PublicID}, nil

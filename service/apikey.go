@@ -92,7 +92,10 @@ func (s *APIKeys) Generate(ctx context.Context, userID uint64, in APIKeyInput) (
 		return NewAPIKey{}, fmt.Errorf("generate key: %w", err)
 	}
 	if !stored {
-		left := last.Add(s.cooldown).Sub(now)
+		// Another instance may have generated after our now was taken (or
+		// a clock may be a little ahead): count from the present and never
+		// announce more than the cooldown itself.
+		left := min(last.Add(s.cooldown).Sub(s.now()), s.cooldown)
 		if err := s.cooldowns.Set(ctx, gate, left); err != nil {
 			s.log.WarnContext(ctx, "cooldown gate resync", "err", err)
 		}
@@ -101,8 +104,14 @@ func (s *APIKeys) Generate(ctx context.Context, userID uint64, in APIKeyInput) (
 	return NewAPIKey{Key: key, SiteID: in.SiteID, Hint: k.Hint, CreatedAt: FormatTime(now)}, nil
 }
 
-// List returns the account's live keys, never the keys themselves.
-func (s *APIKeys) List(ctx context.Context, userID uint64) (List[APIKeyView], error) {
+// List returns one page of the account's live keys by site, never the keys
+// themselves. An account has at most one key per site, so the page is cut
+// from the whole (short) list; the cursor is the last site ID.
+func (s *APIKeys) List(ctx context.Context, userID uint64, p Page) (List[APIKeyView], error) {
+	after, limit, err := p.After()
+	if err != nil {
+		return List[APIKeyView]{}, err
+	}
 	if _, err := s.users.User(ctx, userID); err != nil {
 		return List[APIKeyView]{}, fmt.Errorf("list keys: user %d: %w", userID, err)
 	}
@@ -110,16 +119,18 @@ func (s *APIKeys) List(ctx context.Context, userID uint64) (List[APIKeyView], er
 	if err != nil {
 		return List[APIKeyView]{}, fmt.Errorf("list keys of user %d: %w", userID, err)
 	}
-	out := List[APIKeyView]{Items: make([]APIKeyView, 0, len(rows))}
-	for _, k := range rows {
+	i := 0
+	for i < len(rows) && rows[i].SiteID <= after {
+		i++
+	}
+	return pageOf(rows[i:], limit, func(k model.APIKey) uint64 { return k.SiteID }, func(k model.APIKey) APIKeyView {
 		v := APIKeyView{SiteID: k.SiteID, Hint: k.Hint, CreatedAt: FormatTime(k.GeneratedAt)}
 		if k.LastUsedAt != nil {
 			t := FormatTime(*k.LastUsedAt)
 			v.LastUsedAt = &t
 		}
-		out.Items = append(out.Items, v)
-	}
-	return out, nil
+		return v
+	}), nil
 }
 
 // Revoke deletes the account's key on a site; it stops working at once.

@@ -53,7 +53,7 @@ func (a *Auth) Authenticate(ctx context.Context, key, host string) (Account, err
 			a.log.WarnContext(ctx, "touch api key", "key_id", owner.KeyID, "err", err)
 		}
 	}
-	return Account{UserID: owner.UserID, SiteID: owner.SiteID, KeyID: owner.KeyID}, nil
+	return Account{UserID: owner.UserID, SiteID: owner.SiteID, KeyID: owner.KeyID, OrderIDFormat: owner.OrderIDFormat}, nil
 }
 
 // HashKey returns the stored form of an API key. Keys carry 128 random bits,

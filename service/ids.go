@@ -3,6 +3,7 @@ package service
 import (
 	"crypto/rand"
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 )
@@ -31,6 +32,33 @@ func NewOrderID() (string, error) {
 		}
 	}
 	return string(out[:]), nil
+}
+
+// Order ID formats of an account.
+const (
+	FormatAlnum   = "alnum"
+	FormatNumeric = "numeric"
+)
+
+// Numeric order IDs are 10 digits that fit a signed 32-bit INT column, as
+// SmartPanel-family children store them.
+const (
+	minNumericID = 1_000_000_000
+	maxNumericID = 2_147_483_647
+)
+
+// NewOrderIDIn returns a new order ID in format: NewOrderID, or a uniform
+// random number in [1000000000, 2147483647] from the same source. Both
+// formats share one unique column, so an ID is unique across them.
+func NewOrderIDIn(format string) (string, error) {
+	if format != FormatNumeric {
+		return NewOrderID()
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(maxNumericID-minNumericID+1))
+	if err != nil {
+		return "", fmt.Errorf("order id: %w", err)
+	}
+	return strconv.FormatInt(n.Int64()+minNumericID, 10), nil
 }
 
 // parseIDList splits a comma list: spaces trimmed, empty items dropped,

@@ -39,6 +39,9 @@ type Account struct {
 	UserID uint64
 	SiteID uint64
 	KeyID  uint64
+	// OrderIDFormat is how new orders of this account are numbered:
+	// "alnum" (default) or "numeric".
+	OrderIDFormat string
 }
 
 // Clock returns the current time; tests inject their own.
@@ -120,11 +123,12 @@ type UserStore interface {
 
 // KeyOwner is what a key lookup needs to authenticate a request.
 type KeyOwner struct {
-	KeyID        uint64
-	UserID       uint64
-	SiteID       uint64
-	UserDisabled bool
-	LastUsedAt   *time.Time
+	KeyID         uint64
+	UserID        uint64
+	SiteID        uint64
+	UserDisabled  bool
+	OrderIDFormat string
+	LastUsedAt    *time.Time
 }
 
 // KeyStore stores API keys (their hashes only).

@@ -159,10 +159,10 @@ func TestCatalogPatch(t *testing.T) {
 
 		before := s.Admin(t, "GET", "/internal/v1/services/1", nil).Body
 		for _, body := range []string{
-			`{"min":501}`,   // above the stored max
-			`{"max":19}`,    // below the stored min
-			`{"min":0}`,     //
-			`{"rate":"-1"}`, //
+			`{"min":501}`, // above the stored max
+			`{"max":19}`,  // below the stored min
+			`{"min":0}`,
+			`{"rate":"-1"}`,
 			`{"rate":"1.23456"}`,
 			`{"type":"Nope"}`,
 			`{"name":""}`,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -43,6 +44,45 @@ func TestUsersCreate(t *testing.T) {
 		mustProvErr(t, r, http.StatusConflict)
 		if items, _ := mustProvList(t, s, "/internal/v1/users"); len(items) != 1 {
 			t.Errorf("users after a 409 = %v, want alice only", items)
+		}
+	})
+}
+
+// Concurrent creations of one username: exactly one account.
+func TestUsersCreateConcurrent(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b Backend) {
+		s := MustStart(t, MustEnv(t, b))
+		const n = 10
+		resps := make([]Response, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				resps[i], errs[i] = provSend(s, "POST", "/internal/v1/users", map[string]any{"username": "carol"})
+			})
+		}
+		close(start)
+		wg.Wait()
+		// Parallel requests leave dialled but unused connections, which
+		// the server's graceful stop would wait 5 s for.
+		client.CloseIdleConnections()
+		count := map[int]int{}
+		for i, r := range resps {
+			if errs[i] != nil {
+				t.Fatalf("request %d: %v", i, errs[i])
+			}
+			count[r.Status]++
+			if r.Status == http.StatusConflict {
+				mustProvErr(t, r, http.StatusConflict)
+			}
+		}
+		if count[http.StatusCreated] != 1 || count[http.StatusConflict] != n-1 {
+			t.Errorf("statuses = %v, want 1×201 and %d×409", count, n-1)
+		}
+		if items, _ := mustProvList(t, s, "/internal/v1/users"); len(items) != 1 {
+			t.Errorf("users = %v, want one carol", items)
 		}
 	})
 }
@@ -179,6 +219,8 @@ func TestUsersDisable(t *testing.T) {
 		if g := s.MustAdmin(t, http.StatusOK, "GET", path, nil); g["disabled"] != true {
 			t.Errorf("get after disable = %v", g)
 		}
+		// Disabling does not reset the key generation cooldown.
+		mustProvCooldown(t, s, alice.ID, 1, 1190, 1200)
 		// Disabling twice is no conflict.
 		s.MustAdmin(t, http.StatusOK, "PATCH", path, map[string]any{"disabled": true})
 

@@ -1,0 +1,27 @@
+package service
+
+import "smmapi/model"
+
+// Recorder observes business events for metrics. Implementations must be
+// cheap and safe for concurrent use.
+type Recorder interface {
+	OrderPlaced(charge model.Money)
+	Refunded(amount model.Money)
+	KeyGenerated()
+	CooldownRefused()
+}
+
+// NopRecorder ignores every event.
+type NopRecorder struct{}
+
+// OrderPlaced does nothing.
+func (NopRecorder) OrderPlaced(model.Money) {}
+
+// Refunded does nothing.
+func (NopRecorder) Refunded(model.Money) {}
+
+// KeyGenerated does nothing.
+func (NopRecorder) KeyGenerated() {}
+
+// CooldownRefused does nothing.
+func (NopRecorder) CooldownRefused() {}
