@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	actions := &service.Actions{
 		Auth:         service.NewAuth(db, db, now, log),
 		Services:     service.NewServices(db),
-		Add:          service.NewAdd(db, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderIDIn),
+		Add:          service.NewAdd(db, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderIDIn, metrics),
 		Status:       service.NewStatus(db, cfg.Currency),
 		Refill:       service.NewRefill(db, db, db, now),
 		RefillStatus: service.NewRefillStatus(db),
@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		Balance:      service.NewBalance(db, cfg.Currency),
 		Sites:        service.NewSites(db),
 		Users:        service.NewUsers(db, cfg.Currency),
-		APIKeys:      service.NewAPIKeys(db, db, db, cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log),
+		APIKeys:      service.NewAPIKeys(db, db, db, cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log, metrics),
 		Catalog:      service.NewCatalog(db),
 		Orders:       service.NewOrders(db, cfg.Currency, now),
 		Tickets:      service.NewTickets(db, now),

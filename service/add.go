@@ -47,12 +47,13 @@ type Add struct {
 	orders  OrderStore
 	guard   bool
 	newID   func(format string) (string, error)
+	rec     Recorder
 }
 
 // NewAdd returns an Add. guard turns on the duplicate-link check; newID
 // makes order IDs in an account's format (NewOrderIDIn in production).
-func NewAdd(catalog CatalogStore, orders OrderStore, guard bool, newID func(format string) (string, error)) *Add {
-	return &Add{catalog: catalog, orders: orders, guard: guard, newID: newID}
+func NewAdd(catalog CatalogStore, orders OrderStore, guard bool, newID func(format string) (string, error), rec Recorder) *Add {
+	return &Add{catalog: catalog, orders: orders, guard: guard, newID: newID, rec: rec}
 }
 
 // Limits on stored text, so no input reaches the database unbounded.
@@ -85,6 +86,7 @@ func (a *Add) Do(ctx context.Context, acct Account, in AddInput) (AddResult, err
 	if err := a.orders.PlaceOrder(ctx, &o, a.guard, newID); err != nil {
 		return AddResult{}, fmt.Errorf("add: user %d: %w", acct.UserID, err)
 	}
+	a.rec.OrderPlaced(o.Charge)
 	return AddResult{Order: o.PublicID}, nil
 }
 

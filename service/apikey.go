@@ -47,11 +47,12 @@ type APIKeys struct {
 	cooldown  time.Duration
 	now       Clock
 	log       *slog.Logger
+	rec       Recorder
 }
 
 // NewAPIKeys returns an APIKeys with the given generation cooldown.
-func NewAPIKeys(users UserStore, sites SiteStore, keys KeyStore, cooldowns Cooldowns, cooldown time.Duration, now Clock, log *slog.Logger) *APIKeys {
-	return &APIKeys{users: users, sites: sites, keys: keys, cooldowns: cooldowns, cooldown: cooldown, now: now, log: log}
+func NewAPIKeys(users UserStore, sites SiteStore, keys KeyStore, cooldowns Cooldowns, cooldown time.Duration, now Clock, log *slog.Logger, rec Recorder) *APIKeys {
+	return &APIKeys{users: users, sites: sites, keys: keys, cooldowns: cooldowns, cooldown: cooldown, now: now, log: log, rec: rec}
 }
 
 // Generate creates the account's key on a site, replacing the previous one.
@@ -75,6 +76,7 @@ func (s *APIKeys) Generate(ctx context.Context, userID uint64, in APIKeyInput) (
 	if err != nil {
 		s.log.WarnContext(ctx, "cooldown gate unavailable, using the database", "err", err)
 	} else if !ok {
+		s.rec.CooldownRefused()
 		return NewAPIKey{}, cooldownError(left)
 	}
 
@@ -99,8 +101,10 @@ func (s *APIKeys) Generate(ctx context.Context, userID uint64, in APIKeyInput) (
 		if err := s.cooldowns.Set(ctx, gate, left); err != nil {
 			s.log.WarnContext(ctx, "cooldown gate resync", "err", err)
 		}
+		s.rec.CooldownRefused()
 		return NewAPIKey{}, cooldownError(left)
 	}
+	s.rec.KeyGenerated()
 	return NewAPIKey{Key: key, SiteID: in.SiteID, Hint: k.Hint, CreatedAt: FormatTime(now)}, nil
 }
 

@@ -112,7 +112,8 @@ type UserStore interface {
 	User(ctx context.Context, id uint64) (model.User, error)
 	// ListUsers returns users with ID > after, ascending.
 	ListUsers(ctx context.Context, after uint64, limit int) ([]model.User, error)
-	SetUserDisabled(ctx context.Context, id uint64, disabled bool) (model.User, error)
+	// UpdateUser sets an account's settings; nil fields stay.
+	UpdateUser(ctx context.Context, id uint64, disabled *bool, orderIDFormat *string) (model.User, error)
 	// AdjustBalance adds amount (negative: deducts) and writes the ledger
 	// row in one transaction; it fails with ErrConflict if the balance would
 	// go below zero.

@@ -23,16 +23,21 @@ type UserInput struct {
 // UserPatch changes an account; nil fields stay.
 type UserPatch struct {
 	Disabled *bool `json:"disabled"`
+	// OrderIDFormat is "alnum" (the document's 10-character IDs) or
+	// "numeric" (10 digits that fit a signed 32-bit INT, for clients that
+	// store upstream IDs as integers). It applies to orders placed after.
+	OrderIDFormat *string `json:"order_id_format"`
 }
 
 // UserView is an account as the internal API shows it.
 type UserView struct {
-	ID        uint64      `json:"id"`
-	Username  string      `json:"username"`
-	Balance   model.Money `json:"balance"`
-	Currency  string      `json:"currency"`
-	Disabled  bool        `json:"disabled"`
-	CreatedAt string      `json:"created_at"`
+	ID            uint64      `json:"id"`
+	Username      string      `json:"username"`
+	Balance       model.Money `json:"balance"`
+	Currency      string      `json:"currency"`
+	Disabled      bool        `json:"disabled"`
+	OrderIDFormat string      `json:"order_id_format"`
+	CreatedAt     string      `json:"created_at"`
 }
 
 // BalanceInput adjusts a balance. Amount may be negative; at most 4 decimals.
@@ -109,10 +114,13 @@ func (s *Users) List(ctx context.Context, p Page) (List[UserView], error) {
 
 // Patch changes an account. A disabled account's keys stop working at once.
 func (s *Users) Patch(ctx context.Context, id uint64, in UserPatch) (UserView, error) {
-	if in.Disabled == nil {
+	if in.OrderIDFormat != nil && *in.OrderIDFormat != FormatAlnum && *in.OrderIDFormat != FormatNumeric {
+		return UserView{}, Errorf(ErrInvalid, "order_id_format must be alnum or numeric")
+	}
+	if in.Disabled == nil && in.OrderIDFormat == nil {
 		return s.Get(ctx, id)
 	}
-	u, err := s.store.SetUserDisabled(ctx, id, *in.Disabled)
+	u, err := s.store.UpdateUser(ctx, id, in.Disabled, in.OrderIDFormat)
 	if err != nil {
 		return UserView{}, fmt.Errorf("patch user %d: %w", id, err)
 	}
@@ -159,7 +167,7 @@ func (s *Users) Ledger(ctx context.Context, id uint64, p Page) (List[LedgerView]
 
 func (s *Users) view(u model.User) UserView {
 	return UserView{ID: u.ID, Username: u.Username, Balance: u.Balance, Currency: s.currency,
-		Disabled: u.Disabled, CreatedAt: FormatTime(u.CreatedAt)}
+		Disabled: u.Disabled, OrderIDFormat: u.OrderIDFormat, CreatedAt: FormatTime(u.CreatedAt)}
 }
 
 // FormatTime writes t as RFC 3339 in UTC with a Z, to the second.

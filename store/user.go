@@ -31,10 +31,16 @@ func (db *DB) ListUsers(ctx context.Context, after uint64, limit int) ([]model.U
 	return us, dbErr(err, "user")
 }
 
-// SetUserDisabled disables or enables an account.
-func (db *DB) SetUserDisabled(ctx context.Context, id uint64, disabled bool) (model.User, error) {
-	res := db.g.WithContext(ctx).Model(&model.User{}).Where("id = ?", id).
-		Updates(map[string]any{"disabled": disabled, "updated_at": time.Now().UTC()})
+// UpdateUser sets an account's settings; nil fields stay.
+func (db *DB) UpdateUser(ctx context.Context, id uint64, disabled *bool, orderIDFormat *string) (model.User, error) {
+	set := map[string]any{"updated_at": time.Now().UTC()}
+	if disabled != nil {
+		set["disabled"] = *disabled
+	}
+	if orderIDFormat != nil {
+		set["order_id_format"] = *orderIDFormat
+	}
+	res := db.g.WithContext(ctx).Model(&model.User{}).Where("id = ?", id).Updates(set)
 	if res.Error != nil {
 		return model.User{}, dbErr(res.Error, "user")
 	}

@@ -22,14 +22,14 @@ func TestUsersCreate(t *testing.T) {
 			t.Fatalf("status %d: %s", r.Status, r.Body)
 		}
 		u := r.Obj(t)
-		if len(u) != 6 {
-			t.Errorf("fields of %s, want id, username, balance, currency, disabled, created_at", r.Body)
+		if len(u) != 7 {
+			t.Errorf("fields of %s, want id, username, balance, currency, disabled, order_id_format, created_at", r.Body)
 		}
 		id, ok := u["id"].(json.Number)
 		if n, err := id.Int64(); !ok || err != nil || n < 1 {
 			t.Errorf("id = %v, want a positive whole number", u["id"])
 		}
-		if u["username"] != "alice" || u["balance"] != "0.0000" || u["currency"] != "CNY" || u["disabled"] != false {
+		if u["username"] != "alice" || u["balance"] != "0.0000" || u["currency"] != "CNY" || u["disabled"] != false || u["order_id_format"] != "alnum" {
 			t.Errorf("user = %s", r.Body)
 		}
 		mustProvTime(t, u["created_at"], start)
