@@ -2,6 +2,7 @@ package service
 
 import (
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -64,5 +65,27 @@ func TestNewOrderID(t *testing.T) {
 			t.Fatalf("repeated ID %q", id)
 		}
 		seen[id] = true
+	}
+}
+
+func TestNewNumericOrderID(t *testing.T) {
+	lo, hi := int64(maxNumericID), int64(minNumericID)
+	for i := 0; i < 20000; i++ {
+		id, err := NewOrderIDIn(FormatNumeric)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || len(id) != 10 || n < minNumericID || n > maxNumericID || !plausibleOrderID(id) {
+			t.Fatalf("bad numeric ID %q", id)
+		}
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	// 20000 uniform draws reach near both ends of the range.
+	if lo > minNumericID+100_000_000 || hi < maxNumericID-100_000_000 {
+		t.Errorf("draws span only [%d, %d]", lo, hi)
+	}
+	if id, _ := NewOrderIDIn(FormatAlnum); len(id) != 10 {
+		t.Errorf("alnum ID %q", id)
 	}
 }

@@ -128,6 +128,18 @@ type Env struct {
 	Token   string
 	mysqlDB string
 	prefix  string
+
+	// secrets are the token and every API key made in this env: no server
+	// log may contain any of them (checked when each server stops).
+	mu      sync.Mutex
+	secrets []string
+}
+
+// Secret adds s to the strings no log line may contain.
+func (e *Env) Secret(s string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.secrets = append(e.secrets, s)
 }
 
 // MustEnv creates a fresh database (and Redis prefix) for one test.
@@ -135,6 +147,7 @@ func MustEnv(tb testing.TB, b Backend) *Env {
 	tb.Helper()
 	e := &Env{Backend: b, Token: randHex(16), Vars: map[string]string{}}
 	e.Vars["SMMAPI_INTERNAL_TOKEN"] = e.Token
+	e.Secret(e.Token)
 	if b.MySQLDSN == "" {
 		e.Vars["SMMAPI_DATABASE_DRIVER"] = "sqlite"
 		e.Vars["SMMAPI_DATABASE_DSN"] = filepath.Join(tb.TempDir(), "smmapi.db")
@@ -288,8 +301,16 @@ func (s *Server) Stop(tb testing.TB) {
 		s.cmd.Process.Kill()
 		tb.Errorf("smmapi did not stop within 20s after SIGTERM")
 	}
+	logs := s.logs.String()
+	s.env.mu.Lock()
+	for _, secret := range s.env.secrets {
+		if strings.Contains(logs, secret) {
+			tb.Errorf("a secret (%s…) appears in the server log", secret[:6])
+		}
+	}
+	s.env.mu.Unlock()
 	if tb.Failed() {
-		tb.Logf("server log:\n%s", s.logs.String())
+		tb.Logf("server log:\n%s", logs)
 	}
 }
 
@@ -344,9 +365,20 @@ func (r Response) Obj(tb testing.TB) map[string]any {
 
 var client = &http.Client{Timeout: 30 * time.Second}
 
+// exchangeHooks observe every exchange made through Do, after it; the
+// OpenAPI check (openapi_test.go) registers one.
+var exchangeHooks []func(tb testing.TB, req *http.Request, reqBody []byte, resp Response)
+
 // Do sends a request and reads the whole answer.
 func Do(tb testing.TB, req *http.Request) Response {
 	tb.Helper()
+	var reqBody []byte
+	if req.GetBody != nil {
+		if rc, err := req.GetBody(); err == nil {
+			reqBody, _ = io.ReadAll(rc)
+			rc.Close()
+		}
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", req.Method, req.URL, err)
@@ -356,7 +388,11 @@ func Do(tb testing.TB, req *http.Request) Response {
 	if err != nil {
 		tb.Fatalf("read body: %v", err)
 	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	r := Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	for _, hook := range exchangeHooks {
+		hook(tb, req, reqBody, r)
+	}
+	return r
 }
 
 // Admin calls the internal API with the env's token; body may be a string
@@ -436,6 +472,7 @@ func (s *Server) MustAccountOn(tb testing.TB, name, balance string, site int) Ac
 		s.MustAdmin(tb, http.StatusOK, "POST", "/internal/v1/users/"+id+"/balance", map[string]any{"amount": balance, "reason": "test"})
 	}
 	k := s.MustAdmin(tb, http.StatusCreated, "POST", "/internal/v1/users/"+id+"/api-keys", map[string]any{"site_id": site})
+	s.env.Secret(fmt.Sprint(k["key"]))
 	return Account{ID: id, Key: fmt.Sprint(k["key"])}
 }
 

@@ -1,0 +1,180 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// phpClientPost sends params the way the canonical PHP client class of the
+// standard API does: name=urlencode(value) pairs joined by "&", POSTed with
+// curl (form content type, following redirects, its old user agent).
+func phpClientPost(t *testing.T, s *Server, pairs [][2]string) Response {
+	t.Helper()
+	parts := make([]string, len(pairs))
+	for i, p := range pairs {
+		parts[i] = p[0] + "=" + url.QueryEscape(p[1]) // PHP urlencode: "+" for spaces
+	}
+	req, err := http.NewRequest(http.MethodPost, s.Public+"/api/v2", strings.NewReader(strings.Join(parts, "&")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "Mozilla/4.0 (compatible; MSIE 5.01; Windows NT 5.0)")
+	return Do(t, req)
+}
+
+// jsonPost sends a JSON body as Node and Python clients do.
+func jsonPost(t *testing.T, s *Server, body map[string]any) Response {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest(http.MethodPost, s.Public+"/api/v2", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return Do(t, req)
+}
+
+// An account switched to numeric IDs runs the whole flow with every ID
+// parsed as an integer by the client, as SmartPanel-family children do.
+func TestNumericOrderIDs(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b Backend) {
+		s := MustStart(t, MustEnv(t, b))
+		a := s.MustAccount(t, "smartpanel", "1000")
+		svc := s.MustService(t, map[string]any{"rate": "1", "min": 1, "max": 100000})
+		old := mustAdd(t, s, a.Key, url.Values{"service": {svc}, "link": {"https://x/old"}, "quantity": {"100"}})
+
+		for _, tt := range []struct {
+			body string
+			want int
+		}{{`{"order_id_format":"hex"}`, 400}, {`{"order_id_format":7}`, 400}, {`{"order_id_format":"numeric"}`, 200}} {
+			if r := s.Admin(t, "PATCH", "/internal/v1/users/"+a.ID, tt.body); r.Status != tt.want {
+				t.Fatalf("PATCH %s: %d %s", tt.body, r.Status, r.Body)
+			}
+		}
+		if u := s.MustAdmin(t, 200, "GET", "/internal/v1/users/"+a.ID, nil); u["order_id_format"] != "numeric" {
+			t.Fatalf("user = %v", u)
+		}
+
+		// add: the ID is still a JSON string, of 10 digits in the INT(11) range.
+		r := jsonPost(t, s, map[string]any{"key": a.Key, "action": "add", "service": json.Number(svc), "link": "https://x/1", "quantity": 100})
+		var add struct{ Order any }
+		if err := json.Unmarshal(r.Body, &add); err != nil {
+			t.Fatal(err)
+		}
+		id, ok := add.Order.(string)
+		n, err := strconv.ParseInt(id, 10, 64)
+		if !ok || err != nil || len(id) != 10 || n < 1000000000 || n > 2147483647 {
+			t.Fatalf("add answered %s, want a 10-digit string within INT(11)", r.Body)
+		}
+		if !bytes.Equal(r.Body, []byte(`{"order":"`+id+`"}`)) {
+			t.Errorf("add body %s", r.Body)
+		}
+
+		// status single and multi with the ID as a JSON number.
+		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "status", "order": n})
+		jsonEqual(t, r, `{"charge":"0.1000","start_count":"0","status":"Pending","remains":"100","currency":"CNY"}`)
+		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "status", "orders": []any{n, old}})
+		jsonEqual(t, r, fmt.Sprintf(`{%q:{"charge":"0.1000","start_count":"0","status":"Pending","remains":"100","currency":"CNY"},%q:{"charge":"0.1000","start_count":"0","status":"Pending","remains":"100","currency":"CNY"}}`, id, old))
+
+		// The old order keeps its alphanumeric ID.
+		if _, err := strconv.Atoi(old); err == nil || len(old) != 10 {
+			t.Errorf("old order ID %q changed format", old)
+		}
+
+		// refill → refill_status with integers, then cancel with integers.
+		s.MustAdmin(t, 200, "PATCH", "/internal/v1/orders/"+id, map[string]any{"status": "Completed"})
+		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "refill", "order": n})
+		var refill struct{ Refill json.Number }
+		if err := json.Unmarshal(r.Body, &refill); err != nil || refill.Refill == "" {
+			t.Fatalf("refill answered %s", r.Body)
+		}
+		refillID, err := refill.Refill.Int64()
+		if err != nil {
+			t.Fatalf("refill ID %s is not an integer", refill.Refill)
+		}
+		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "refill_status", "refill": refillID})
+		jsonEqual(t, r, `{"status":"Pending"}`)
+		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "refill_status", "refills": []any{refillID}})
+		jsonEqual(t, r, fmt.Sprintf(`[{"refill":%d,"status":"Pending"}]`, refillID))
+
+		second := mustAdd(t, s, a.Key, url.Values{"service": {svc}, "link": {"https://x/2"}, "quantity": {"100"}})
+		n2, _ := strconv.ParseInt(second, 10, 64)
+		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "cancel", "orders": []any{n2}})
+		jsonEqual(t, r, fmt.Sprintf(`[{"order":%q,"cancel":1}]`, second))
+		mustLedgerMatches(t, s, a.ID)
+	})
+}
+
+// How real clients call: each request exactly as that client sends it.
+func TestClientHabits(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b Backend) {
+		s := MustStart(t, MustEnv(t, b))
+		a := s.MustAccount(t, "clients", "1000")
+		svc := s.MustService(t, map[string]any{"rate": "1", "min": 1, "max": 100000})
+		comments := s.MustService(t, map[string]any{"type": "Custom Comments", "rate": "10", "min": 1, "max": 100})
+
+		// PHP class: urlencoded pairs, comments with \r\n and spaces as "+".
+		r := phpClientPost(t, s, [][2]string{{"key", a.Key}, {"action", "add"}, {"service", comments},
+			{"link", "https://instagram.com/p/abc?x=1&y=2"}, {"comments", "great post!\r\nlove it 😍\r\n\r\n"}})
+		phpID, ok := ordAddID(r)
+		if !ok {
+			t.Fatalf("PHP add: %s", r.Body)
+		}
+		r = phpClientPost(t, s, [][2]string{{"key", a.Key}, {"action", "status"}, {"order", phpID}})
+		jsonEqual(t, r, `{"charge":"0.0200","start_count":"0","status":"Pending","remains":"2","currency":"CNY"}`)
+
+		// JSON with numbers as numbers, and with numbers as strings.
+		numID, ok := ordAddID(jsonPost(t, s, map[string]any{"key": a.Key, "action": "add", "service": json.Number(svc), "quantity": 100, "link": "https://x/n"}))
+		if !ok {
+			t.Fatal("JSON numbers add failed")
+		}
+		strID, ok := ordAddID(jsonPost(t, s, map[string]any{"key": a.Key, "action": "add", "service": svc, "quantity": "100", "link": "https://x/s"}))
+		if !ok {
+			t.Fatal("JSON strings add failed")
+		}
+
+		pending := `{"charge":"0.1000","start_count":"0","status":"Pending","remains":"100","currency":"CNY"}`
+		both := fmt.Sprintf(`{%q:%s,%q:%s}`, numID, pending, strID, pending)
+		for name, form := range map[string]url.Values{
+			"trailing comma":     {"orders": {numID + "," + strID + ","}},
+			"spaces after comma": {"orders": {numID + ", " + strID}},
+		} {
+			form.Set("key", a.Key)
+			form.Set("action", "status")
+			if r := s.Post(t, "/api/v2", form); !jsonSame(r.Body, both) {
+				t.Errorf("%s: %s", name, r.Body)
+			}
+		}
+		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "status", "orders": []any{numID, strID}})
+		jsonEqual(t, r, both)
+
+		// cancel with a singular order.
+		r = s.Post(t, "/api/v2", url.Values{"key": {a.Key}, "action": {"cancel"}, "order": {numID}})
+		jsonEqual(t, r, fmt.Sprintf(`[{"order":%q,"cancel":1}]`, numID))
+
+		// GET with the key in the query string: served, and (checked when the
+		// server stops) the key appears in no log line.
+		r = Do(t, mustGet(t, s.Public+"/api/v2?key="+a.Key+"&action=status&order="+strID))
+		jsonEqual(t, r, pending)
+		if strings.Contains(s.Logs(), a.Key) {
+			t.Error("the key of a GET request was logged")
+		}
+	})
+}
+
+func jsonSame(got []byte, want string) bool {
+	var g, w any
+	if json.Unmarshal(got, &g) != nil || json.Unmarshal([]byte(want), &w) != nil {
+		return false
+	}
+	gb, _ := json.Marshal(g)
+	wb, _ := json.Marshal(w)
+	return bytes.Equal(gb, wb)
+}
