@@ -52,6 +52,16 @@ type Config struct {
 		AuthLockout    Duration `yaml:"auth_lockout"`
 		TrustedProxies string   `yaml:"trusted_proxies"`
 	} `yaml:"limits"`
+	Workers struct {
+		Enabled      bool     `yaml:"enabled"`
+		SyncInterval Duration `yaml:"sync_interval"`
+	} `yaml:"workers"`
+	Upstream struct {
+		Timeout Duration `yaml:"timeout"`
+	} `yaml:"upstream"`
+	Secrets struct {
+		Key string `yaml:"key"`
+	} `yaml:"secrets"`
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	Log             struct {
 		Level string `yaml:"level"`
@@ -81,6 +91,9 @@ func defaultConfig() Config {
 	c.Limits.AuthFailures = 20
 	c.Limits.AuthWindow = Duration(10 * time.Minute)
 	c.Limits.AuthLockout = Duration(15 * time.Minute)
+	c.Workers.Enabled = true
+	c.Workers.SyncInterval = Duration(time.Minute)
+	c.Upstream.Timeout = Duration(30 * time.Second)
 	c.ShutdownTimeout = Duration(15 * time.Second)
 	c.Log.Level = "info"
 	return c
@@ -221,6 +234,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: currency: %q is not a 3-letter code", c.Currency)
 	case c.APIKeys.Cooldown < 0:
 		return errors.New("config: api_keys.cooldown: must not be negative")
+	case time.Duration(c.Workers.SyncInterval) < 100*time.Millisecond:
+		return errors.New("config: workers.sync_interval: must be at least 100ms")
+	case c.Upstream.Timeout <= 0:
+		return errors.New("config: upstream.timeout: must be positive")
+	case c.Secrets.Key != "" && len(c.Secrets.Key) != 64:
+		return errors.New("config: secrets.key: must be 64 hex characters")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("config: shutdown_timeout: must be positive")
 	case c.Redis.DB < 0:
@@ -250,6 +269,9 @@ func (c Config) redacted() Config {
 	}
 	if c.Redis.Password != "" {
 		c.Redis.Password = "[set]"
+	}
+	if c.Secrets.Key != "" {
+		c.Secrets.Key = "[set]"
 	}
 	if c.Database.Driver == "mysql" {
 		if at := strings.LastIndex(c.Database.DSN, "@"); at >= 0 {

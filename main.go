@@ -29,6 +29,7 @@ import (
 	"smmapi/api"
 	"smmapi/service"
 	"smmapi/store"
+	"smmapi/upstream"
 )
 
 func main() {
@@ -98,11 +99,19 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return err
 	}
 
+	sealer, err := secretsSealer(cfg, log)
+	if err != nil {
+		return err
+	}
 	now := func() time.Time { return time.Now().UTC() }
+	up := upstream.New(time.Duration(cfg.Upstream.Timeout))
+	suppliers := service.NewSuppliers(db, sealer, up)
+	fulfil := service.NewFulfil(db, suppliers, up, metrics, now, log,
+		time.Duration(cfg.Workers.SyncInterval), time.Duration(cfg.Upstream.Timeout))
 	actions := &service.Actions{
 		Auth:         service.NewAuth(db, db, now, log),
 		Services:     service.NewServices(db),
-		Add:          service.NewAdd(db, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderIDIn, metrics),
+		Add:          service.NewAdd(db, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderIDIn, metrics, now),
 		Status:       service.NewStatus(db, cfg.Currency),
 		Refill:       service.NewRefill(db, db, db, now),
 		RefillStatus: service.NewRefillStatus(db),
@@ -111,9 +120,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		Sites:        service.NewSites(db),
 		Users:        service.NewUsers(db, cfg.Currency),
 		APIKeys:      service.NewAPIKeys(db, db, db, cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log, metrics),
-		Catalog:      service.NewCatalog(db),
+		Catalog:      service.NewCatalog(db, db),
 		Orders:       service.NewOrders(db, cfg.Currency, now),
-		Tickets:      service.NewTickets(db, now),
+		Tickets:      service.NewTickets(db, now, fulfil.ForwardTicket),
+		Suppliers:    suppliers,
+		Fulfil:       fulfil,
 	}
 
 	servers := []struct {
@@ -150,6 +161,21 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		}()
 	}
 
+	workers := service.NewWorkers(fulfil, log)
+	actions.Add.OnQueued = workers.Kick
+	wctx, stopWorkers := context.WithCancel(context.Background())
+	workersDone := make(chan struct{})
+	switch {
+	case !cfg.Workers.Enabled:
+		close(workersDone)
+		log.Info("workers switched off on this instance")
+	case sealer == nil:
+		close(workersDone)
+		log.Warn("secrets.key is not configured: forwarding to suppliers is paused")
+	default:
+		go func() { workers.Run(wctx); close(workersDone) }()
+	}
+
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
@@ -162,6 +188,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		if serr := srv.Shutdown(sctx); serr != nil {
 			log.Warn("shutdown", "err", serr)
 		}
+	}
+	stopWorkers()
+	select {
+	case <-workersDone:
+	case <-sctx.Done():
+		log.Warn("workers still busy at the shutdown timeout; their claims lapse with their lease")
 	}
 	log.Info("stopped")
 	return err
@@ -202,6 +234,40 @@ func internalToken(cfg Config, log *slog.Logger) (string, error) {
 	}
 	log.Info("internal token generated", "path", path)
 	return tok, nil
+}
+
+// secretsSealer returns the sealer of supplier keys: from secrets.key, or in
+// the embedded mode from a generated 0600 file beside the database. In
+// mysql mode without a key it returns nil: supplier endpoints answer 409
+// and forwarding is paused.
+func secretsSealer(cfg Config, log *slog.Logger) (service.Sealer, error) {
+	key := cfg.Secrets.Key
+	if key == "" && cfg.Database.Driver == store.SQLite {
+		path := sqliteFile(cfg.Database.DSN) + ".secrets-key"
+		b, err := os.ReadFile(path)
+		if err == nil && len(strings.TrimSpace(string(b))) == 64 {
+			key = strings.TrimSpace(string(b))
+		} else {
+			buf := make([]byte, 32)
+			if _, err := rand.Read(buf); err != nil {
+				return nil, err
+			}
+			key = hex.EncodeToString(buf)
+			if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("write secrets key: %w", err)
+			}
+			log.Info("secrets key generated", "path", path)
+		}
+	}
+	if key == "" {
+		log.Warn("secrets.key is not configured: supplier endpoints answer 409 and forwarding is paused (set SMMAPI_SECRETS_KEY)")
+		return nil, nil
+	}
+	s, err := store.NewSealer(key)
+	if err != nil {
+		return nil, fmt.Errorf("config: secrets.key: %w", err)
+	}
+	return s, nil
 }
 
 // sqliteFile returns the file path of a SQLite DSN ("file:x.db?..." → "x.db").

@@ -55,6 +55,8 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 	g.PATCH("/services/:id", h.patchService)
 
 	h.orderRoutes(g)
+	h.supplierRoutes(g)
+	h.docRoutes(g)
 	return e
 }
 

@@ -97,6 +97,23 @@ const (
 	StatusCanceled   = "Canceled"
 )
 
+// Forwarding states of an order with a supplier.
+const (
+	// ForwardQueued waits to be sent (again) at NextAt.
+	ForwardQueued = "queued"
+	// ForwardSending is in flight: if its claim lapses, the outcome is
+	// unknown and the order goes to reconciliation, never sent again blindly.
+	ForwardSending = "sending"
+	// ForwardSent is at the supplier; its status is synced at NextAt.
+	ForwardSent = "sent"
+	// ForwardReconcile needs an admin: the supplier may or may not have it.
+	ForwardReconcile = "reconcile"
+	// ForwardError needs an admin: the supplier refused it.
+	ForwardError = "error"
+	// ForwardDone is final: nothing more to sync.
+	ForwardDone = "done"
+)
+
 // Order is one order. PublicID is the random ID clients see; the numeric ID
 // is internal and never exposed or looked up on the public API.
 type Order struct {
@@ -124,8 +141,19 @@ type Order struct {
 	// FinishedAt is when the order reached a final status; refill windows
 	// count from it.
 	FinishedAt *time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+
+	// Fulfilment upstream. ForwardState is "" for manual orders, else one
+	// of the Forward* states; work is claimed with a lease (ClaimToken
+	// until ClaimUntil) so that one instance handles an order at a time.
+	SupplierService string     `gorm:"size:64;not null;default:''"`
+	ForwardState    string     `gorm:"size:16;not null;default:'';index:idx_orders_forward,priority:1"`
+	NextAt          *time.Time `gorm:"index:idx_orders_forward,priority:2"`
+	Attempts        int64      `gorm:"not null;default:0"`
+	LastError       string     `gorm:"size:512;not null;default:''"`
+	ClaimToken      string     `gorm:"size:32;not null;default:'';index"`
+	ClaimUntil      *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Ticket types and statuses.
@@ -151,11 +179,27 @@ type Ticket struct {
 	OpenKey     *string `gorm:"size:40;uniqueIndex"`
 	Note        string  `gorm:"size:1024;not null;default:''"`
 	SupplierRef string  `gorm:"size:64;not null;default:''"`
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// NextAt is when a forwarded refill's status is next asked upstream.
+	NextAt     *time.Time `gorm:"index"`
+	ClaimToken string     `gorm:"size:32;not null;default:''"`
+	ClaimUntil *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Supplier is an upstream provider speaking the standard API. Its key is
+// stored encrypted (AES-GCM) and never returned.
+type Supplier struct {
+	ID        uint64 `gorm:"primaryKey"`
+	Name      string `gorm:"size:128;not null"`
+	APIURL    string `gorm:"size:512;not null"`
+	KeyCipher []byte `gorm:"size:512;not null"`
+	Enabled   bool   `gorm:"not null"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // All lists every table, for migration.
 func All() []any {
-	return []any{&Site{}, &SiteDomain{}, &User{}, &APIKey{}, &LedgerEntry{}, &Service{}, &Order{}, &Ticket{}}
+	return []any{&Site{}, &SiteDomain{}, &User{}, &APIKey{}, &LedgerEntry{}, &Service{}, &Order{}, &Ticket{}, &Supplier{}}
 }

@@ -48,12 +48,16 @@ type Add struct {
 	guard   bool
 	newID   func(format string) (string, error)
 	rec     Recorder
+	now     Clock
+	// OnQueued, when set, is called after an order for a supplier is
+	// placed, to wake the forwarder.
+	OnQueued func()
 }
 
 // NewAdd returns an Add. guard turns on the duplicate-link check; newID
 // makes order IDs in an account's format (NewOrderIDIn in production).
-func NewAdd(catalog CatalogStore, orders OrderStore, guard bool, newID func(format string) (string, error), rec Recorder) *Add {
-	return &Add{catalog: catalog, orders: orders, guard: guard, newID: newID, rec: rec}
+func NewAdd(catalog CatalogStore, orders OrderStore, guard bool, newID func(format string) (string, error), rec Recorder, now Clock) *Add {
+	return &Add{catalog: catalog, orders: orders, guard: guard, newID: newID, rec: rec, now: now}
 }
 
 // Limits on stored text, so no input reaches the database unbounded.
@@ -82,11 +86,19 @@ func (a *Add) Do(ctx context.Context, acct Account, in AddInput) (AddResult, err
 		return AddResult{}, err
 	}
 	o.UserID, o.SiteID = acct.UserID, acct.SiteID
+	if svc.SupplierID != nil && svc.SupplierService != "" {
+		now := a.now()
+		o.SupplierID, o.SupplierService = svc.SupplierID, svc.SupplierService
+		o.ForwardState, o.NextAt = model.ForwardQueued, &now
+	}
 	newID := func() (string, error) { return a.newID(acct.OrderIDFormat) }
 	if err := a.orders.PlaceOrder(ctx, &o, a.guard, newID); err != nil {
 		return AddResult{}, fmt.Errorf("add: user %d: %w", acct.UserID, err)
 	}
 	a.rec.OrderPlaced(o.Charge)
+	if o.ForwardState != "" && a.OnQueued != nil {
+		a.OnQueued()
+	}
 	return AddResult{Order: o.PublicID}, nil
 }
 

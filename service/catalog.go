@@ -64,11 +64,29 @@ type ServiceView struct {
 
 // Catalog administers services.
 type Catalog struct {
-	store CatalogStore
+	store     CatalogStore
+	suppliers SupplierStore
 }
 
 // NewCatalog returns a Catalog.
-func NewCatalog(store CatalogStore) *Catalog { return &Catalog{store: store} }
+func NewCatalog(store CatalogStore, suppliers SupplierStore) *Catalog {
+	return &Catalog{store: store, suppliers: suppliers}
+}
+
+// checkSupplier refuses a supplier_id that names no supplier. It runs
+// before the update's transaction: SQLite has one connection.
+func (c *Catalog) checkSupplier(ctx context.Context, in ServiceInput) error {
+	if in.SupplierID == nil || *in.SupplierID == 0 {
+		return nil
+	}
+	if _, err := c.suppliers.Supplier(ctx, *in.SupplierID); err != nil {
+		if ErrorCode(err) == ErrNotFound {
+			return Errorf(ErrInvalid, "unknown supplier_id")
+		}
+		return err
+	}
+	return nil
+}
 
 // maxQuantity bounds min and max so that quantity × runs × rate stays far
 // from int64 overflow.
@@ -78,6 +96,9 @@ const maxQuantity = 1_000_000_000
 func (c *Catalog) Create(ctx context.Context, in ServiceInput) (ServiceView, error) {
 	if in.Name == nil || in.Type == nil || in.Category == nil || in.Rate == nil || in.Min == nil || in.Max == nil {
 		return ServiceView{}, Errorf(ErrInvalid, "name, type, category, rate, min and max are required")
+	}
+	if err := c.checkSupplier(ctx, in); err != nil {
+		return ServiceView{}, err
 	}
 	s := model.Service{Enabled: true}
 	if err := applyService(&s, in); err != nil {
@@ -91,6 +112,9 @@ func (c *Catalog) Create(ctx context.Context, in ServiceInput) (ServiceView, err
 
 // Patch changes any subset of a service's fields.
 func (c *Catalog) Patch(ctx context.Context, id uint64, in ServiceInput) (ServiceView, error) {
+	if err := c.checkSupplier(ctx, in); err != nil {
+		return ServiceView{}, err
+	}
 	s, err := c.store.UpdateService(ctx, id, func(s *model.Service) error { return applyService(s, in) })
 	if err != nil {
 		return ServiceView{}, fmt.Errorf("patch service %d: %w", id, err)
@@ -164,8 +188,12 @@ func applyService(s *model.Service, in ServiceInput) error {
 		n.SupplierService = strings.TrimSpace(*in.SupplierService)
 	}
 	if in.SupplierID != nil {
-		// Suppliers arrive with the fulfilment work; until then no ID is valid.
-		return Errorf(ErrInvalid, "unknown supplier_id")
+		// 0 unmaps the service (JSON null cannot be told from absent).
+		n.SupplierID = nil
+		if *in.SupplierID != 0 {
+			id := *in.SupplierID
+			n.SupplierID = &id
+		}
 	}
 
 	switch {

@@ -54,8 +54,13 @@ type OrderView struct {
 	Currency      string          `json:"currency"`
 	SupplierID    *uint64         `json:"supplier_id"`
 	SupplierOrder string          `json:"supplier_order"`
-	CreatedAt     string          `json:"created_at"`
-	UpdatedAt     string          `json:"updated_at"`
+	// ForwardState is "" (manual), queued, sending, sent, reconcile,
+	// error or done; LastError says what went wrong upstream.
+	ForwardState string `json:"forward_state"`
+	Attempts     int64  `json:"forward_attempts"`
+	LastError    string `json:"last_error"`
+	CreatedAt    string `json:"created_at"`
+	UpdatedAt    string `json:"updated_at"`
 }
 
 // OrderChange is what a change decided under the order's lock: whether it
@@ -203,5 +208,6 @@ func (s *Orders) View(o model.Order) OrderView {
 		Username: o.Username, Params: params, Charge: o.Charge, Refunded: o.Refunded,
 		StartCount: strconv.FormatInt(o.StartCount, 10), Remains: strconv.FormatInt(o.Remains, 10),
 		Status: o.Status, Currency: s.currency, SupplierID: o.SupplierID, SupplierOrder: o.SupplierOrder,
+		ForwardState: o.ForwardState, Attempts: o.Attempts, LastError: o.LastError,
 		CreatedAt: FormatTime(o.CreatedAt), UpdatedAt: FormatTime(o.UpdatedAt)}
 }

@@ -26,12 +26,14 @@ type Actions struct {
 	Balance      *Balance
 
 	// Internal API.
-	Sites   *Sites
-	Users   *Users
-	APIKeys *APIKeys
-	Catalog *Catalog
-	Orders  *Orders
-	Tickets *Tickets
+	Sites     *Sites
+	Users     *Users
+	APIKeys   *APIKeys
+	Catalog   *Catalog
+	Orders    *Orders
+	Tickets   *Tickets
+	Suppliers *Suppliers
+	Fulfil    *Fulfil
 }
 
 // Account is the authenticated caller of the public API.

@@ -46,13 +46,15 @@ type TicketWithOrder struct {
 
 // Tickets administers refill and cancel tickets.
 type Tickets struct {
-	store TicketAdminStore
-	now   Clock
+	store   TicketAdminStore
+	now     Clock
+	forward func(ctx context.Context, id uint64, note string) (TicketWithOrder, error)
 }
 
-// NewTickets returns a Tickets.
-func NewTickets(store TicketAdminStore, now Clock) *Tickets {
-	return &Tickets{store: store, now: now}
+// NewTickets returns a Tickets; forward sends a ticket to the order's
+// supplier (Fulfil.ForwardTicket).
+func NewTickets(store TicketAdminStore, now Clock, forward func(ctx context.Context, id uint64, note string) (TicketWithOrder, error)) *Tickets {
+	return &Tickets{store: store, now: now, forward: forward}
 }
 
 // List returns one page of tickets, newest first.
@@ -84,9 +86,13 @@ func (s *Tickets) Decide(ctx context.Context, id uint64, d Decision) (TicketView
 	switch d.Decision {
 	case "complete", "reject":
 	case "forward":
-		// Forwarding needs the order's supplier; until suppliers are wired
-		// no order has one.
-		return TicketView{}, Errorf(ErrConflict, "the order has no supplier to forward to")
+		// The supplier is called outside any lock; unknown ticket → 404,
+		// closed → 409, order without a supplier order → 409.
+		t, err := s.forward(ctx, id, d.Note)
+		if err != nil {
+			return TicketView{}, fmt.Errorf("forward ticket %d: %w", id, err)
+		}
+		return ticketView(t), nil
 	default:
 		return TicketView{}, Errorf(ErrInvalid, "decision must be forward, complete or reject")
 	}

@@ -1,0 +1,499 @@
+package service
+
+// Fulfilment: orders of services mapped to a supplier are forwarded
+// upstream within seconds, their status, start count and remains are polled
+// back in batches of up to 100, and forwarded refill tickets are followed.
+// Work is claimed with leases in the database, so any number of instances
+// may run it; an order whose forwarding outcome is unknown is never sent
+// again blindly but parked for an admin (reconcile).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"smmapi/model"
+)
+
+// FulfilStore is what fulfilment needs from storage.
+type FulfilStore interface {
+	// ClaimOrders leases up to n orders in forward state whose NextAt is
+	// due and whose claim is free, marking them with token until until.
+	ClaimOrders(ctx context.Context, state string, now time.Time, n int, token string, until time.Time) ([]model.Order, error)
+	// ExpireSending parks orders whose send was interrupted (claim lapsed
+	// while "sending") for reconciliation; it returns how many.
+	ExpireSending(ctx context.Context, now time.Time) (int64, error)
+	// ClaimTickets leases forwarded refill tickets that are due.
+	ClaimTickets(ctx context.Context, now time.Time, n int, token string, until time.Time) ([]model.Ticket, error)
+	ChangeOrder(ctx context.Context, publicID string, fn func(*model.Order) (OrderChange, error)) (model.Order, error)
+	DecideTicket(ctx context.Context, id uint64, fn func(*model.Ticket, *model.Order) (OrderChange, error)) (TicketWithOrder, error)
+	// CloseCancelTickets completes (or rejects) the forwarded cancel
+	// tickets of an order once the supplier has decided.
+	CloseCancelTickets(ctx context.Context, orderID uint64, status string) error
+}
+
+// Fulfil forwards orders and syncs them back.
+type Fulfil struct {
+	store     FulfilStore
+	suppliers *Suppliers
+	up        Upstream
+	rec       Recorder
+	now       Clock
+	log       *slog.Logger
+	// Interval is the shortest poll interval, for fresh orders.
+	Interval time.Duration
+	// Lease bounds how long a claim holds: longer than one upstream call.
+	Lease time.Duration
+}
+
+// NewFulfil returns a Fulfil.
+func NewFulfil(store FulfilStore, suppliers *Suppliers, up Upstream, rec Recorder, now Clock, log *slog.Logger, interval, upstreamTimeout time.Duration) *Fulfil {
+	return &Fulfil{store: store, suppliers: suppliers, up: up, rec: rec, now: now, log: log,
+		Interval: interval, Lease: upstreamTimeout + 30*time.Second}
+}
+
+// batch is how many orders one round claims; status calls carry up to 100.
+const batch = 100
+
+func claimToken() string {
+	s, _ := randomHex(12)
+	return s
+}
+
+// ForwardRound sends due queued orders upstream; it returns how many it
+// handled.
+func (f *Fulfil) ForwardRound(ctx context.Context) (int, error) {
+	now := f.now()
+	if _, err := f.store.ExpireSending(ctx, now); err != nil {
+		return 0, fmt.Errorf("expire sending: %w", err)
+	}
+	token := claimToken()
+	orders, err := f.store.ClaimOrders(ctx, model.ForwardQueued, now, batch, token, now.Add(f.Lease))
+	if err != nil {
+		return 0, fmt.Errorf("claim orders: %w", err)
+	}
+	eps := map[uint64]SupplierEndpoint{}
+	for _, o := range orders {
+		f.forward(ctx, o, token, eps)
+	}
+	return len(orders), nil
+}
+
+// forward sends one claimed order. "sending" is written before the call,
+// so a crash mid-call leaves a trace that ExpireSending turns into a
+// reconciliation instead of a second order at the supplier.
+func (f *Fulfil) forward(ctx context.Context, o model.Order, token string, eps map[uint64]SupplierEndpoint) {
+	send := false
+	_, err := f.store.ChangeOrder(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
+		if cur.ClaimToken != token || cur.ForwardState != model.ForwardQueued {
+			return OrderChange{}, nil // lost the claim: someone else has it
+		}
+		if finalStatus(cur.Status) { // an admin settled it meanwhile
+			cur.ForwardState, cur.ClaimToken, cur.ClaimUntil = model.ForwardDone, "", nil
+			return OrderChange{Changed: true}, nil
+		}
+		cur.ForwardState = model.ForwardSending
+		send = true
+		return OrderChange{Changed: true}, nil
+	})
+	if err != nil || !send {
+		if err != nil {
+			f.log.WarnContext(ctx, "forward: mark sending", "order", o.PublicID, "err", err)
+		}
+		return
+	}
+	ep, ok := eps[*o.SupplierID]
+	if !ok {
+		if ep, err = f.suppliers.Endpoint(ctx, *o.SupplierID); err != nil {
+			f.settle(ctx, o, token, model.ForwardError, "supplier unusable: "+ErrorMessage(err), 0)
+			return
+		}
+		eps[*o.SupplierID] = ep
+	}
+	id, err := f.up.Add(context.WithoutCancel(ctx), ep, forwardParams(o))
+	if err == nil {
+		now := f.now()
+		_, err = f.store.ChangeOrder(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
+			cur.SupplierOrder, cur.ForwardState, cur.LastError = id, model.ForwardSent, ""
+			cur.Attempts++
+			if cur.Status == model.StatusPending {
+				cur.Status = model.StatusInProgress
+			}
+			next := now.Add(f.Interval)
+			cur.NextAt, cur.ClaimToken, cur.ClaimUntil = &next, "", nil
+			return OrderChange{Changed: true}, nil
+		})
+		if err != nil {
+			// The supplier has it but we could not say so: the claim lapses
+			// in "sending" and an admin reconciles with the supplier's ID.
+			f.log.ErrorContext(ctx, "forward: record supplier order", "order", o.PublicID, "supplier_order", id, "err", err)
+		}
+		return
+	}
+	ue, _ := err.(*UpstreamError)
+	switch {
+	case ue == nil || ue.Outcome == OutcomeUnknown:
+		f.settle(ctx, o, token, model.ForwardReconcile, "outcome unknown: "+err.Error(), 0)
+	case ue.Outcome == OutcomeNotSent || ue.OutOfFunds:
+		f.settle(ctx, o, token, model.ForwardQueued, ue.Message, backoff(o.Attempts+1))
+	default:
+		f.settle(ctx, o, token, model.ForwardError, "supplier refused: "+ue.Message, 0)
+	}
+}
+
+// settle records a failed forward: queued again after delay, or parked.
+func (f *Fulfil) settle(ctx context.Context, o model.Order, token, state, msg string, delay time.Duration) {
+	next := f.now().Add(delay)
+	_, err := f.store.ChangeOrder(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
+		cur.ForwardState, cur.LastError = state, clipText(msg, 500)
+		cur.Attempts++
+		cur.NextAt, cur.ClaimToken, cur.ClaimUntil = &next, "", nil
+		return OrderChange{Changed: true}, nil
+	})
+	if err != nil {
+		f.log.WarnContext(ctx, "forward: record failure", "order", o.PublicID, "err", err)
+	}
+	f.log.WarnContext(ctx, "forward failed", "order", o.PublicID, "state", state, "reason", msg)
+}
+
+// backoff grows 5 s, 10 s, 20 s … up to 10 minutes.
+func backoff(attempt int64) time.Duration {
+	d := 5 * time.Second
+	for i := int64(1); i < attempt && d < 10*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Minute)
+}
+
+// forwardParams are the standard add parameters for the supplier: its
+// service ID, and for drip-feed the per-run quantity with runs/interval.
+func forwardParams(o model.Order) map[string]string {
+	p := map[string]string{"service": o.SupplierService, "link": o.Link}
+	qty := o.Quantity
+	if o.Runs > 0 {
+		qty = o.Quantity / o.Runs
+		p["runs"] = strconv.FormatInt(o.Runs, 10)
+		p["interval"] = strconv.FormatInt(o.Interval, 10)
+	}
+	p["quantity"] = strconv.FormatInt(qty, 10)
+	if o.Comments != "" {
+		p["comments"] = o.Comments
+	}
+	if o.Username != "" {
+		p["username"] = o.Username
+	}
+	if o.Params != "" {
+		var extra map[string]string
+		if json.Unmarshal([]byte(o.Params), &extra) == nil {
+			for k, v := range extra {
+				p[k] = v
+			}
+		}
+	}
+	return p
+}
+
+// SyncRound polls the statuses of due forwarded orders, up to 100 per
+// supplier call, and applies them (refunds exactly once, through the same
+// path as an admin's PATCH).
+func (f *Fulfil) SyncRound(ctx context.Context) (int, error) {
+	now := f.now()
+	token := claimToken()
+	orders, err := f.store.ClaimOrders(ctx, model.ForwardSent, now, batch, token, now.Add(f.Lease))
+	if err != nil {
+		return 0, fmt.Errorf("claim orders to sync: %w", err)
+	}
+	bySupplier := map[uint64][]model.Order{}
+	for _, o := range orders {
+		bySupplier[*o.SupplierID] = append(bySupplier[*o.SupplierID], o)
+	}
+	for sid, group := range bySupplier {
+		ep, err := f.suppliers.Endpoint(ctx, sid)
+		var answers map[string]UpstreamStatus
+		if err == nil {
+			ids := make([]string, len(group))
+			for i, o := range group {
+				ids[i] = o.SupplierOrder
+			}
+			answers, err = f.up.Status(context.WithoutCancel(ctx), ep, ids)
+		}
+		for _, o := range group {
+			var st UpstreamStatus
+			if err != nil {
+				st.Error = ErrorMessage(err)
+				if ue, ok := err.(*UpstreamError); ok {
+					st.Error = ue.Message
+				}
+			} else if a, ok := answers[o.SupplierOrder]; ok {
+				st = a
+			} else {
+				st.Error = "missing from the supplier's answer"
+			}
+			f.apply(ctx, o, token, st, now)
+		}
+	}
+	return len(orders), nil
+}
+
+// pollEvery is the sync interval for an order of age: fresh orders often,
+// old ones less.
+func (f *Fulfil) pollEvery(age time.Duration) time.Duration {
+	switch {
+	case age < time.Hour:
+		return f.Interval
+	case age < 6*time.Hour:
+		return 5 * f.Interval
+	case age < 24*time.Hour:
+		return 15 * f.Interval
+	}
+	return 30 * f.Interval
+}
+
+// apply writes one order's upstream status back.
+func (f *Fulfil) apply(ctx context.Context, o model.Order, token string, st UpstreamStatus, now time.Time) {
+	var refund model.Money
+	changed, err := f.store.ChangeOrder(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
+		if cur.ClaimToken != token {
+			return OrderChange{}, nil
+		}
+		next := now.Add(f.pollEvery(now.Sub(cur.CreatedAt)))
+		cur.NextAt, cur.ClaimToken, cur.ClaimUntil = &next, "", nil
+		if st.Error != "" {
+			cur.LastError = clipText("status: "+st.Error, 500)
+			return OrderChange{Changed: true}, nil
+		}
+		cur.LastError = ""
+		if finalStatus(cur.Status) { // settled by an admin meanwhile
+			cur.ForwardState = model.ForwardDone
+			return OrderChange{Changed: true}, nil
+		}
+		status := st.Status
+		if status == model.StatusPending {
+			// Moving a forwarded order back to Pending would invite a second
+			// forward: it stays In progress.
+			status = model.StatusInProgress
+		}
+		p := upstreamPatch(*cur, status, st)
+		ch, err := ApplyOrderPatch(cur, p, now)
+		if err != nil {
+			cur.LastError = clipText("status not applied: "+ErrorMessage(err), 500)
+			return OrderChange{Changed: true}, nil
+		}
+		if finalStatus(cur.Status) {
+			cur.ForwardState = model.ForwardDone
+		}
+		refund = ch.Refund
+		ch.Changed = true
+		return ch, nil
+	})
+	if err != nil {
+		f.log.WarnContext(ctx, "sync: apply status", "order", o.PublicID, "err", err)
+		return
+	}
+	if refund > 0 {
+		f.rec.Refunded(refund)
+	}
+	if changed.Status == model.StatusCanceled || changed.Status == model.StatusPartial || changed.Status == model.StatusCompleted {
+		if err := f.store.CloseCancelTickets(ctx, changed.ID, changed.Status); err != nil {
+			f.log.WarnContext(ctx, "sync: close cancel tickets", "order", o.PublicID, "err", err)
+		}
+	}
+}
+
+// upstreamPatch turns a supplier's report into a PATCH, clamping what real
+// suppliers send: Partial with nothing or everything remaining is read as
+// Completed or Canceled, remains beyond the quantity as the quantity.
+func upstreamPatch(o model.Order, status string, st UpstreamStatus) OrderPatch {
+	remains := o.Remains
+	if st.HasRemains {
+		remains = min(st.Remains, o.Quantity)
+	}
+	if status == model.StatusPartial {
+		switch {
+		case remains <= 0:
+			status = model.StatusCompleted
+		case remains >= o.Quantity:
+			status = model.StatusCanceled
+		}
+	}
+	if status == model.StatusCompleted && !st.HasRemains {
+		remains = 0
+	}
+	rs := json.Number(strconv.FormatInt(remains, 10))
+	p := OrderPatch{Status: &status, Remains: &rs}
+	if st.HasStartCount {
+		sc := json.Number(strconv.FormatInt(st.StartCount, 10))
+		p.StartCount = &sc
+	}
+	return p
+}
+
+// RefillRound follows forwarded refill tickets upstream.
+func (f *Fulfil) RefillRound(ctx context.Context) (int, error) {
+	now := f.now()
+	token := claimToken()
+	tickets, err := f.store.ClaimTickets(ctx, now, batch, token, now.Add(f.Lease))
+	if err != nil {
+		return 0, fmt.Errorf("claim tickets: %w", err)
+	}
+	for _, t := range tickets {
+		status := ""
+		var order model.Order
+		_, err := f.store.DecideTicket(ctx, t.ID, func(cur *model.Ticket, o *model.Order) (OrderChange, error) {
+			order = *o
+			return OrderChange{}, nil
+		})
+		if err == nil && order.SupplierID != nil {
+			var ep SupplierEndpoint
+			if ep, err = f.suppliers.Endpoint(ctx, *order.SupplierID); err == nil {
+				status, err = f.up.RefillStatus(context.WithoutCancel(ctx), ep, t.SupplierRef)
+			}
+		}
+		next := now.Add(f.Interval)
+		_, derr := f.store.DecideTicket(ctx, t.ID, func(cur *model.Ticket, _ *model.Order) (OrderChange, error) {
+			if cur.ClaimToken != token || cur.Status != model.TicketForwarded {
+				return OrderChange{}, nil
+			}
+			cur.NextAt, cur.ClaimToken, cur.ClaimUntil = &next, "", nil
+			if err != nil {
+				return OrderChange{}, nil
+			}
+			switch NormalizeRefillStatus(status) {
+			case "Completed":
+				cur.Status, cur.OpenKey = model.TicketCompleted, nil
+			case "Rejected":
+				cur.Status, cur.OpenKey = model.TicketRejected, nil
+			}
+			return OrderChange{}, nil
+		})
+		if derr != nil {
+			f.log.WarnContext(ctx, "refill sync", "ticket", t.ID, "err", derr)
+		}
+	}
+	return len(tickets), nil
+}
+
+// NormalizeRefillStatus maps suppliers' refill status spellings.
+func NormalizeRefillStatus(s string) string {
+	switch lower := toLowerASCII(s); lower {
+	case "completed", "complete", "success", "done":
+		return "Completed"
+	case "rejected", "canceled", "cancelled", "failed", "error", "refused":
+		return "Rejected"
+	case "in progress", "inprogress", "processing":
+		return "In progress"
+	}
+	return "Pending"
+}
+
+func toLowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+func clipText(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// ForwardTicket sends an open ticket's refill or cancel to the order's
+// supplier; the ticket becomes forwarded and follows the supplier. The call
+// is made before the ticket is updated, outside any database lock.
+func (f *Fulfil) ForwardTicket(ctx context.Context, id uint64, note string) (TicketWithOrder, error) {
+	var order model.Order
+	var ticket model.Ticket
+	if _, err := f.store.DecideTicket(ctx, id, func(t *model.Ticket, o *model.Order) (OrderChange, error) {
+		ticket, order = *t, *o
+		return OrderChange{}, nil
+	}); err != nil {
+		return TicketWithOrder{}, err
+	}
+	if ticket.Status != model.TicketOpen {
+		return TicketWithOrder{}, Errorf(ErrConflict, "ticket is %s, not open", ticket.Status)
+	}
+	if order.SupplierID == nil || order.SupplierOrder == "" {
+		return TicketWithOrder{}, Errorf(ErrConflict, "the order has no supplier order to forward to")
+	}
+	ep, err := f.suppliers.Endpoint(ctx, *order.SupplierID)
+	if err != nil {
+		return TicketWithOrder{}, err
+	}
+	ref := ""
+	if ticket.Type == model.TicketRefill {
+		ref, err = f.up.Refill(ctx, ep, order.SupplierOrder)
+	} else {
+		err = f.up.Cancel(ctx, ep, order.SupplierOrder)
+	}
+	if err != nil {
+		return TicketWithOrder{}, upstreamHTTPError(err)
+	}
+	next := f.now().Add(f.Interval)
+	return f.store.DecideTicket(ctx, id, func(t *model.Ticket, o *model.Order) (OrderChange, error) {
+		if t.Status != model.TicketOpen {
+			return OrderChange{}, Errorf(ErrConflict, "ticket is %s, not open", t.Status)
+		}
+		t.Status, t.SupplierRef, t.Note = model.TicketForwarded, ref, note
+		if t.Type == model.TicketRefill {
+			t.NextAt = &next
+		} else if o.ForwardState == model.ForwardSent {
+			// Ask the supplier for the order's status soon.
+			o.NextAt = &next
+			return OrderChange{Changed: true}, nil
+		}
+		return OrderChange{}, nil
+	})
+}
+
+// ReconcileInput is an admin's decision on an order whose forwarding needs
+// one: "retry" sends it again, "fail" cancels it with a full refund.
+type ReconcileInput struct {
+	Action string `json:"action"`
+	Note   string `json:"note"`
+}
+
+// Reconcile applies an admin's decision to an order parked in reconcile or
+// error; other orders answer 409.
+func (f *Fulfil) Reconcile(ctx context.Context, publicID string, in ReconcileInput) (model.Order, error) {
+	if in.Action != "retry" && in.Action != "fail" {
+		return model.Order{}, Errorf(ErrInvalid, "action must be retry or fail")
+	}
+	if !plausibleOrderID(publicID) {
+		return model.Order{}, Errorf(ErrNotFound, "order not found")
+	}
+	var refund model.Money
+	o, err := f.store.ChangeOrder(ctx, publicID, func(o *model.Order) (OrderChange, error) {
+		if o.ForwardState != model.ForwardReconcile && o.ForwardState != model.ForwardError {
+			return OrderChange{}, Errorf(ErrConflict, "order is not waiting for reconciliation (forward state %q)", o.ForwardState)
+		}
+		now := f.now()
+		if in.Action == "retry" {
+			o.ForwardState, o.NextAt, o.LastError = model.ForwardQueued, &now, ""
+			return OrderChange{Changed: true}, nil
+		}
+		canceled := model.StatusCanceled
+		ch, err := ApplyOrderPatch(o, OrderPatch{Status: &canceled}, now)
+		if err != nil {
+			return OrderChange{}, err
+		}
+		o.ForwardState, o.LastError = model.ForwardDone, clipText("failed by admin: "+in.Note, 500)
+		ch.Changed, refund = true, ch.Refund
+		return ch, nil
+	})
+	if err != nil {
+		return model.Order{}, fmt.Errorf("reconcile order %s: %w", publicID, err)
+	}
+	if refund > 0 {
+		f.rec.Refunded(refund)
+	}
+	return o, nil
+}

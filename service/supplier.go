@@ -1,0 +1,187 @@
+package service
+
+// Internal API: suppliers (货源). POST /suppliers {"name","api_url","api_key",
+// "enabled"} → 201; the key is stored encrypted and never returned. GET list,
+// PATCH, GET /{id}/balance and /{id}/services ask the supplier live. Without
+// secrets.key every supplier endpoint answers 409.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"smmapi/model"
+)
+
+// SupplierInput creates or patches a supplier; nil fields are absent.
+type SupplierInput struct {
+	Name    *string `json:"name"`
+	APIURL  *string `json:"api_url"`
+	APIKey  *string `json:"api_key"`
+	Enabled *bool   `json:"enabled"`
+}
+
+// SupplierView is a supplier without its key.
+type SupplierView struct {
+	ID        uint64 `json:"id"`
+	Name      string `json:"name"`
+	APIURL    string `json:"api_url"`
+	Enabled   bool   `json:"enabled"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+// SupplierStore stores suppliers.
+type SupplierStore interface {
+	CreateSupplier(ctx context.Context, s *model.Supplier) error
+	Supplier(ctx context.Context, id uint64) (model.Supplier, error)
+	UpdateSupplier(ctx context.Context, id uint64, fn func(*model.Supplier) error) (model.Supplier, error)
+	ListSuppliers(ctx context.Context, after uint64, limit int) ([]model.Supplier, error)
+}
+
+// Suppliers administers suppliers.
+type Suppliers struct {
+	store    SupplierStore
+	sealer   Sealer // nil when secrets.key is not configured
+	upstream Upstream
+}
+
+// NewSuppliers returns a Suppliers; sealer may be nil (no secrets.key).
+func NewSuppliers(store SupplierStore, sealer Sealer, upstream Upstream) *Suppliers {
+	return &Suppliers{store: store, sealer: sealer, upstream: upstream}
+}
+
+var errNoSecrets = Errorf(ErrConflict, "secrets.key is not configured")
+
+// Create adds a supplier.
+func (s *Suppliers) Create(ctx context.Context, in SupplierInput) (SupplierView, error) {
+	if s.sealer == nil {
+		return SupplierView{}, errNoSecrets
+	}
+	if in.Name == nil || in.APIURL == nil || in.APIKey == nil {
+		return SupplierView{}, Errorf(ErrInvalid, "name, api_url and api_key are required")
+	}
+	sup := model.Supplier{Enabled: true}
+	if err := s.apply(&sup, in); err != nil {
+		return SupplierView{}, err
+	}
+	if err := s.store.CreateSupplier(ctx, &sup); err != nil {
+		return SupplierView{}, fmt.Errorf("create supplier: %w", err)
+	}
+	return supplierView(sup), nil
+}
+
+// Patch changes a supplier.
+func (s *Suppliers) Patch(ctx context.Context, id uint64, in SupplierInput) (SupplierView, error) {
+	if s.sealer == nil {
+		return SupplierView{}, errNoSecrets
+	}
+	sup, err := s.store.UpdateSupplier(ctx, id, func(sup *model.Supplier) error { return s.apply(sup, in) })
+	if err != nil {
+		return SupplierView{}, fmt.Errorf("patch supplier %d: %w", id, err)
+	}
+	return supplierView(sup), nil
+}
+
+// List returns one page of suppliers.
+func (s *Suppliers) List(ctx context.Context, p Page) (List[SupplierView], error) {
+	if s.sealer == nil {
+		return List[SupplierView]{}, errNoSecrets
+	}
+	after, limit, err := p.After()
+	if err != nil {
+		return List[SupplierView]{}, err
+	}
+	rows, err := s.store.ListSuppliers(ctx, after, limit+1)
+	if err != nil {
+		return List[SupplierView]{}, fmt.Errorf("list suppliers: %w", err)
+	}
+	return pageOf(rows, limit, func(s model.Supplier) uint64 { return s.ID }, supplierView), nil
+}
+
+// Balance asks the supplier its balance, live.
+func (s *Suppliers) Balance(ctx context.Context, id uint64) (json.RawMessage, error) {
+	ep, err := s.Endpoint(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.upstream.Balance(ctx, ep)
+	return out, upstreamHTTPError(err)
+}
+
+// Services returns the supplier's live catalog, to map services onto it.
+func (s *Suppliers) Services(ctx context.Context, id uint64) (json.RawMessage, error) {
+	ep, err := s.Endpoint(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.upstream.Services(ctx, ep)
+	return out, upstreamHTTPError(err)
+}
+
+// Endpoint returns where to call supplier id, with its key decrypted.
+func (s *Suppliers) Endpoint(ctx context.Context, id uint64) (SupplierEndpoint, error) {
+	if s.sealer == nil {
+		return SupplierEndpoint{}, errNoSecrets
+	}
+	sup, err := s.store.Supplier(ctx, id)
+	if err != nil {
+		return SupplierEndpoint{}, fmt.Errorf("supplier %d: %w", id, err)
+	}
+	key, err := s.sealer.Open(sup.KeyCipher)
+	if err != nil {
+		return SupplierEndpoint{}, fmt.Errorf("supplier %d key (was secrets.key changed?): %w", id, err)
+	}
+	return SupplierEndpoint{URL: sup.APIURL, Key: string(key)}, nil
+}
+
+// upstreamHTTPError turns an upstream failure into a 503 naming it.
+func upstreamHTTPError(err error) error {
+	if ue, ok := err.(*UpstreamError); ok {
+		if ue.Outcome == OutcomeRefused {
+			return Errorf(ErrConflict, "supplier refused: %s", ue.Message)
+		}
+		return Errorf(ErrUnavailable, "%s", ue.Message)
+	}
+	return err
+}
+
+func (s *Suppliers) apply(sup *model.Supplier, in SupplierInput) error {
+	n := *sup
+	if in.Name != nil {
+		n.Name = strings.TrimSpace(*in.Name)
+	}
+	if in.APIURL != nil {
+		n.APIURL = strings.TrimSpace(*in.APIURL)
+	}
+	if in.Enabled != nil {
+		n.Enabled = *in.Enabled
+	}
+	if n.Name == "" || len(n.Name) > 128 {
+		return Errorf(ErrInvalid, "name must be 1 to 128 characters")
+	}
+	u, err := url.Parse(n.APIURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(n.APIURL) > 512 {
+		return Errorf(ErrInvalid, "api_url must be an http or https URL")
+	}
+	if in.APIKey != nil {
+		key := strings.TrimSpace(*in.APIKey)
+		if key == "" || len(key) > 256 {
+			return Errorf(ErrInvalid, "api_key must be 1 to 256 characters")
+		}
+		sealed, err := s.sealer.Seal([]byte(key))
+		if err != nil {
+			return err
+		}
+		n.KeyCipher = sealed
+	}
+	*sup = n
+	return nil
+}
+
+func supplierView(s model.Supplier) SupplierView {
+	return SupplierView{ID: s.ID, Name: s.Name, APIURL: s.APIURL, Enabled: s.Enabled,
+		CreatedAt: FormatTime(s.CreatedAt), UpdatedAt: FormatTime(s.UpdatedAt)}
+}

@@ -1,0 +1,65 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// SupplierEndpoint is where and how to call a supplier: its API URL and
+// its decrypted key.
+type SupplierEndpoint struct {
+	URL string
+	Key string
+}
+
+// Outcome classifies a failed upstream call by what the supplier may have
+// done with it.
+type Outcome int
+
+// Outcomes of a failed upstream call.
+const (
+	// OutcomeNotSent: the request never reached the supplier; safe to retry.
+	OutcomeNotSent Outcome = iota + 1
+	// OutcomeRefused: the supplier answered with an error; nothing was done.
+	OutcomeRefused
+	// OutcomeUnknown: sent, but no usable answer; it may have been done.
+	OutcomeUnknown
+)
+
+// UpstreamError is a failed upstream call.
+type UpstreamError struct {
+	Outcome Outcome
+	Message string
+	// OutOfFunds marks a refusal for the supplier's own balance: retryable.
+	OutOfFunds bool
+}
+
+func (e *UpstreamError) Error() string { return "upstream: " + e.Message }
+
+// UpstreamStatus is one order's status as a supplier reports it, with the
+// status normalised to the wire spelling ("" with Error when unknown).
+type UpstreamStatus struct {
+	Status        string
+	StartCount    int64
+	HasStartCount bool
+	Remains       int64
+	HasRemains    bool
+	Error         string
+}
+
+// Upstream calls suppliers' standard APIs.
+type Upstream interface {
+	Add(ctx context.Context, sup SupplierEndpoint, params map[string]string) (string, error)
+	Status(ctx context.Context, sup SupplierEndpoint, ids []string) (map[string]UpstreamStatus, error)
+	Refill(ctx context.Context, sup SupplierEndpoint, order string) (string, error)
+	RefillStatus(ctx context.Context, sup SupplierEndpoint, refill string) (string, error)
+	Cancel(ctx context.Context, sup SupplierEndpoint, order string) error
+	Balance(ctx context.Context, sup SupplierEndpoint) (json.RawMessage, error)
+	Services(ctx context.Context, sup SupplierEndpoint) (json.RawMessage, error)
+}
+
+// Sealer encrypts supplier keys at rest.
+type Sealer interface {
+	Seal(plain []byte) ([]byte, error)
+	Open(sealed []byte) ([]byte, error)
+}

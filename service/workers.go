@@ -1,0 +1,67 @@
+package service
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Workers run fulfilment in the background: forwarding, status sync and
+// refill follow-up, each a loop of short rounds. Stopping waits for the
+// rounds under way; claims are released as each order is done, and any a
+// crash leaves behind lapse with their lease.
+type Workers struct {
+	f    *Fulfil
+	kick chan struct{}
+	log  *slog.Logger
+	// Tick is how often each loop looks for due work.
+	Tick time.Duration
+}
+
+// NewWorkers returns workers over f.
+func NewWorkers(f *Fulfil, log *slog.Logger) *Workers {
+	return &Workers{f: f, kick: make(chan struct{}, 1), log: log, Tick: time.Second}
+}
+
+// Kick wakes the forwarder at once, e.g. when an order was just placed.
+func (w *Workers) Kick() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run loops until ctx ends, then returns once every round under way is done.
+func (w *Workers) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	loop := func(name string, round func(context.Context) (int, error), kick <-chan struct{}) {
+		defer wg.Done()
+		t := time.NewTicker(w.Tick)
+		defer t.Stop()
+		var lastErr time.Time
+		for {
+			// A round runs to its end even when ctx ends meanwhile: an
+			// upstream call cut short would leave an unknown outcome.
+			n, err := round(context.WithoutCancel(ctx))
+			if err != nil && time.Since(lastErr) > 30*time.Second {
+				lastErr = time.Now()
+				w.log.Warn("worker round failed", "worker", name, "err", err)
+			}
+			if err == nil && n == batch && ctx.Err() == nil {
+				continue // more due work waiting
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-kick:
+			}
+		}
+	}
+	wg.Add(3)
+	go loop("forward", w.f.ForwardRound, w.kick)
+	go loop("sync", w.f.SyncRound, nil)
+	go loop("refill", w.f.RefillRound, nil)
+	wg.Wait()
+}
