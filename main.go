@@ -83,6 +83,18 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	checks := api.Checks{"database": db.Ping}
 	var cooldowns service.Cooldowns = store.NewMemoryCooldowns(time.Now)
 	var limiter api.Limiter = store.NewMemoryLimiter(time.Now)
+	// Caches need a bus that reaches every instance: in-process for the
+	// embedded mode, Redis pub/sub otherwise; MySQL without Redis has none
+	// and caches nothing.
+	var bus interface {
+		service.Bus
+		OnEvent(func(string))
+	}
+	if cfg.Database.Driver == store.SQLite {
+		bus = store.NewMemoryBus()
+	}
+	busCtx, stopBus := context.WithCancel(context.Background())
+	defer stopBus()
 	if cfg.Redis.Addr != "" {
 		rdb, err := store.OpenRedis(ctx, cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB)
 		if err != nil {
@@ -91,6 +103,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		defer rdb.Close()
 		cooldowns = store.NewRedisCooldowns(rdb, cfg.Redis.Prefix)
 		limiter = store.NewRedisLimiter(rdb, cfg.Redis.Prefix)
+		rb := store.NewRedisBus(rdb, cfg.Redis.Prefix, log)
+		go rb.Run(busCtx)
+		bus = rb
 		checks["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
 	}
 
@@ -109,8 +124,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	fulfil := service.NewFulfil(db, suppliers, up, metrics, now, log,
 		time.Duration(cfg.Workers.SyncInterval), time.Duration(cfg.Upstream.Timeout))
 	actions := &service.Actions{
-		Auth:         service.NewAuth(db, db, now, log),
-		Services:     service.NewServices(db),
+		Auth:         service.NewAuth(db, db, now, log, serviceBus(bus)),
+		Services:     service.NewServices(db, serviceBus(bus), now),
 		Add:          service.NewAdd(db, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderIDIn, metrics, now),
 		Status:       service.NewStatus(db, cfg.Currency),
 		Refill:       service.NewRefill(db, db, db, now),
@@ -133,7 +148,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		e    *echo.Echo
 	}{
 		{"public", cfg.HTTP.Addr, api.NewPublic(actions, limiter, limits(cfg), checks, log, api.WithMetrics(metrics))},
-		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log, api.WithMetrics(metrics),
+		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log, api.WithMetrics(metrics), api.WithBus(serviceBus(bus)),
 			api.WithMetricsHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))},
 	}
 	errc := make(chan error, len(servers))
@@ -159,6 +174,13 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 				errc <- fmt.Errorf("serve %s: %w", s.name, err)
 			}
 		}()
+	}
+
+	if bus != nil {
+		bus.OnEvent(func(topic string) {
+			actions.Auth.Invalidate(topic)
+			actions.Services.Invalidate(topic)
+		})
 	}
 
 	workers := service.NewWorkers(fulfil, log)
@@ -234,6 +256,17 @@ func internalToken(cfg Config, log *slog.Logger) (string, error) {
 	}
 	log.Info("internal token generated", "path", path)
 	return tok, nil
+}
+
+// serviceBus converts a possibly nil concrete bus into a nil-able interface.
+func serviceBus(b interface {
+	service.Bus
+	OnEvent(func(string))
+}) service.Bus {
+	if b == nil {
+		return nil
+	}
+	return b
 }
 
 // secretsSealer returns the sealer of supplier keys: from secrets.key, or in

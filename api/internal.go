@@ -31,6 +31,9 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 		e.GET("/metrics", echo.WrapHandler(o.metricsHandler), bearer(token))
 	}
 	e.HTTPErrorHandler = InternalErrorHandler(log)
+	if o.bus != nil {
+		e.Use(publishChanges(o.bus, log))
+	}
 	checks.register(e)
 	h := &internalAPI{a: a}
 	g := e.Group("/internal/v1", bearer(token))

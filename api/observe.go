@@ -94,7 +94,11 @@ type Option func(*serverOptions)
 type serverOptions struct {
 	metrics        *Metrics
 	metricsHandler http.Handler
+	bus            service.Bus
 }
+
+// WithBus publishes cache invalidations after internal changes.
+func WithBus(b service.Bus) Option { return func(o *serverOptions) { o.bus = b } }
 
 // WithMetrics records request metrics in m.
 func WithMetrics(m *Metrics) Option { return func(o *serverOptions) { o.metrics = m } }

@@ -109,9 +109,32 @@ func (p *publicAPI) dispatch(version int) echo.HandlerFunc {
 	}
 }
 
+// services writes the pre-serialized catalog, gzipped when the client
+// accepts it.
 func (p *publicAPI) services(c echo.Context, r request) error {
-	out, err := p.a.Services.Do(c.Request().Context(), r.version)
-	return respond(c, http.StatusOK, out, err)
+	b, err := p.a.Services.Do(c.Request().Context(), r.version)
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Add("Vary", "Accept-Encoding")
+	if acceptsGzip(c.Request().Header.Get("Accept-Encoding")) {
+		h.Set("Content-Encoding", "gzip")
+		return c.Blob(http.StatusOK, "application/json", b.Gzip)
+	}
+	return c.Blob(http.StatusOK, "application/json", b.JSON)
+}
+
+// acceptsGzip reads Accept-Encoding, honouring "gzip;q=0".
+func acceptsGzip(ae string) bool {
+	for _, part := range strings.Split(ae, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }
 
 func (p *publicAPI) add(c echo.Context, r request) error {

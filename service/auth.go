@@ -16,11 +16,61 @@ type Auth struct {
 	keys  KeyStore
 	now   Clock
 	log   *slog.Logger
+	bus   Bus       // nil: no cache
+	cache *keyCache // used only while bus is live
 }
 
-// NewAuth returns an Auth.
-func NewAuth(sites SiteStore, keys KeyStore, now Clock, log *slog.Logger) *Auth {
-	return &Auth{sites: sites, keys: keys, now: now, log: log}
+// NewAuth returns an Auth. With a bus, key look-ups are cached in process
+// and dropped on every TopicKeys event, so a replaced, revoked or disabled
+// key stops working at once on every instance; without one (or while the
+// bus is down) every request asks the database.
+func NewAuth(sites SiteStore, keys KeyStore, now Clock, log *slog.Logger, bus Bus) *Auth {
+	a := &Auth{sites: sites, keys: keys, now: now, log: log, bus: bus}
+	if bus != nil {
+		a.cache = newKeyCache()
+	}
+	return a
+}
+
+// Invalidate drops cached look-ups for an event topic.
+func (a *Auth) Invalidate(topic string) {
+	if a.cache != nil && (topic == TopicKeys || topic == TopicAll) {
+		a.cache.clear()
+	}
+}
+
+func (a *Auth) cacheOn() bool { return a.cache != nil && a.bus.Live() }
+
+// owner looks a key up, through the cache when it can be trusted.
+func (a *Auth) owner(ctx context.Context, hash string, now time.Time) (KeyOwner, error) {
+	if !a.cacheOn() {
+		return a.keys.KeyByHash(ctx, hash)
+	}
+	if o, ok := a.cache.key(hash, now); ok {
+		return o, nil
+	}
+	gen := a.cache.generation()
+	o, err := a.keys.KeyByHash(ctx, hash)
+	if err == nil {
+		a.cache.putKey(gen, hash, o, now)
+	}
+	return o, err
+}
+
+// site maps a host to its site, through the cache when it can be trusted.
+func (a *Auth) site(ctx context.Context, host string, now time.Time) (uint64, error) {
+	if !a.cacheOn() {
+		return a.sites.SiteIDByHost(ctx, host)
+	}
+	if id, ok := a.cache.host(host, now); ok {
+		return id, nil
+	}
+	gen := a.cache.generation()
+	id, err := a.sites.SiteIDByHost(ctx, host)
+	if err == nil {
+		a.cache.putHost(gen, host, id, now)
+	}
+	return id, err
 }
 
 // touchEvery bounds how often last_used_at is written: a busy panel polling
@@ -32,25 +82,28 @@ func (a *Auth) Authenticate(ctx context.Context, key, host string) (Account, err
 	if !validKeyShape(key) {
 		return Account{}, &Error{Code: ErrUnauthorized, Message: MsgInvalidKey}
 	}
-	owner, err := a.keys.KeyByHash(ctx, HashKey(key))
+	now := a.now()
+	hash := HashKey(key)
+	owner, err := a.owner(ctx, hash, now)
 	if ErrorCode(err) == ErrNotFound {
 		return Account{}, &Error{Code: ErrUnauthorized, Message: MsgInvalidKey}
 	}
 	if err != nil {
 		return Account{}, err
 	}
-	siteID, err := a.sites.SiteIDByHost(ctx, host)
+	siteID, err := a.site(ctx, host, now)
 	if err != nil {
 		return Account{}, err
 	}
 	if owner.UserDisabled || owner.SiteID != siteID {
 		return Account{}, &Error{Code: ErrUnauthorized, Message: MsgInvalidKey}
 	}
-	now := a.now()
 	if owner.LastUsedAt == nil || now.Sub(*owner.LastUsedAt) >= touchEvery {
 		if err := a.keys.TouchKey(ctx, owner.KeyID, now); err != nil {
 			// Losing a last_used_at update is harmless; failing the call is not.
 			a.log.WarnContext(ctx, "touch api key", "key_id", owner.KeyID, "err", err)
+		} else if a.cacheOn() {
+			a.cache.touched(hash, now)
 		}
 	}
 	return Account{UserID: owner.UserID, SiteID: owner.SiteID, KeyID: owner.KeyID, OrderIDFormat: owner.OrderIDFormat}, nil

@@ -5,9 +5,14 @@ package service
 // refill, cancel (IDs and numbers as strings); v3 adds dripfeed and desc.
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
+	"time"
 
 	"smmapi/model"
 )
@@ -32,34 +37,118 @@ type ServiceV3 struct {
 	Desc     string `json:"desc"`
 }
 
-// Services answers the services action.
+// Body is a serialized answer, plain and gzipped.
+type Body struct {
+	JSON []byte
+	Gzip []byte
+}
+
+// catalogBodies are both versions' answers, built once per catalog change.
+type catalogBodies struct {
+	v2, v3 Body
+	exp    time.Time
+}
+
+// Services answers the services action. The catalog changes rarely and is
+// read often and big (thousands of rows), so both versions' answers are
+// serialized and gzipped once and served as bytes until a TopicCatalog
+// event (or the TTL) drops them.
 type Services struct {
 	catalog CatalogStore
+	bus     Bus // nil: no cache
+	now     Clock
+
+	mu     sync.Mutex // one rebuild at a time
+	gen    uint64
+	bodies *catalogBodies
 }
 
-// NewServices returns a Services.
-func NewServices(catalog CatalogStore) *Services {
-	return &Services{catalog: catalog}
+// NewServices returns a Services; with a nil bus nothing is cached.
+func NewServices(catalog CatalogStore, bus Bus, now Clock) *Services {
+	return &Services{catalog: catalog, bus: bus, now: now}
 }
 
-// Do returns the public catalog in the shape of API version (2 or 3).
-func (s *Services) Do(ctx context.Context, version int) (any, error) {
+// Invalidate drops the cached answers for an event topic.
+func (s *Services) Invalidate(topic string) {
+	if topic == TopicCatalog || topic == TopicAll {
+		s.mu.Lock()
+		s.gen++
+		s.bodies = nil
+		s.mu.Unlock()
+	}
+}
+
+// Do returns the public catalog of API version 2 or 3, serialized.
+func (s *Services) Do(ctx context.Context, version int) (Body, error) {
+	b, err := s.load(ctx)
+	if err != nil {
+		return Body{}, err
+	}
+	if version == 2 {
+		return b.v2, nil
+	}
+	return b.v3, nil
+}
+
+func (s *Services) load(ctx context.Context) (*catalogBodies, error) {
+	cacheOn := s.bus != nil && s.bus.Live()
+	now := s.now()
+	s.mu.Lock()
+	if cacheOn && s.bodies != nil && now.Before(s.bodies.exp) {
+		b := s.bodies
+		s.mu.Unlock()
+		return b, nil
+	}
+	gen := s.gen
+	s.mu.Unlock()
+
+	b, err := s.build(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	if cacheOn {
+		s.mu.Lock()
+		if gen == s.gen { // no invalidation raced the build
+			s.bodies = b
+		}
+		s.mu.Unlock()
+	}
+	return b, nil
+}
+
+func (s *Services) build(ctx context.Context, now time.Time) (*catalogBodies, error) {
 	rows, err := s.catalog.EnabledServices(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
 	}
-	if version == 2 {
-		out := make([]ServiceV2, len(rows))
-		for i, r := range rows {
-			out[i] = serviceV2(r)
-		}
-		return out, nil
-	}
-	out := make([]ServiceV3, len(rows))
+	v2 := make([]ServiceV2, len(rows))
+	v3 := make([]ServiceV3, len(rows))
 	for i, r := range rows {
-		out[i] = ServiceV3{ServiceV2: serviceV2(r), Dripfeed: r.Dripfeed, Desc: r.Description}
+		v2[i] = serviceV2(r)
+		v3[i] = ServiceV3{ServiceV2: v2[i], Dripfeed: r.Dripfeed, Desc: r.Description}
 	}
-	return out, nil
+	b := &catalogBodies{exp: now.Add(cacheTTL)}
+	if b.v2, err = body(v2); err != nil {
+		return nil, err
+	}
+	if b.v3, err = body(v3); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func body(v any) (Body, error) {
+	j, err := json.Marshal(v)
+	if err != nil {
+		return Body{}, err
+	}
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	w.Write(j)
+	if err := w.Close(); err != nil {
+		return Body{}, err
+	}
+	return Body{JSON: j, Gzip: gz.Bytes()}, nil
 }
 
 func serviceV2(r model.Service) ServiceV2 {

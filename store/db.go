@@ -59,6 +59,9 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 	var dial gorm.Dialector
 	switch drv {
 	case SQLite:
+		if err := lockFile(dsn); err != nil {
+			return nil, err
+		}
 		dial = sqlite.Open(sqliteDSN(dsn))
 	case MySQL:
 		d, err := mysqlDSN(dsn)

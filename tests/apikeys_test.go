@@ -265,6 +265,9 @@ func TestAPIKeysConcurrentGenerate(t *testing.T) {
 // key revoked or replaced on one stops working on the other at once.
 func TestAPIKeysTwoInstances(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b Backend) {
+		if b.MySQLDSN == "" {
+			t.Skip("the embedded mode serves one database file from one process (TestEmbeddedSingleProcess)")
+		}
 		env := MustEnv(t, b)
 		s1 := MustStart(t, env)
 		s2 := MustStart(t, env)

@@ -90,3 +90,22 @@ func TestRestartKeepsData(t *testing.T) {
 		}
 	})
 }
+
+// The embedded mode runs one process per database file: a second one is
+// refused at start with a clear line, and the first keeps serving.
+func TestEmbeddedSingleProcess(t *testing.T) {
+	t.Parallel()
+	env := MustEnv(t, Backend{Name: "sqlite"})
+	s := MustStart(t, env)
+	cmd := exec.Command(binary)
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SMMAPI_HTTP_ADDR=127.0.0.1:0", "SMMAPI_INTERNAL_ADDR=127.0.0.1:0",
+		"SMMAPI_DATABASE_DSN=" + env.Vars["SMMAPI_DATABASE_DSN"], "SMMAPI_INTERNAL_TOKEN=" + env.Token}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use by another smmapi process") {
+		t.Fatalf("second process on the same file: err %v, output %s", err, out)
+	}
+	if r := s.Admin(t, "GET", "/internal/v1/sites", nil); r.Status != http.StatusOK {
+		t.Fatalf("first process stopped serving: %d", r.Status)
+	}
+}
