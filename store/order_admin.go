@@ -147,13 +147,18 @@ func (db *DB) DecideTicket(ctx context.Context, id uint64, fn func(*model.Ticket
 		if err := db.forUpdate(tx).Take(&o, "id = ?", t.OrderID).Error; err != nil {
 			return err
 		}
+		before := t
 		ch, err := fn(&t, &o)
 		if err != nil {
 			return err
 		}
-		t.UpdatedAt = time.Now().UTC()
-		if err := tx.Save(&t).Error; err != nil {
-			return err
+		// A look that changes nothing (a forward refused after reading the
+		// ticket) writes nothing, updated_at included.
+		if t != before {
+			t.UpdatedAt = time.Now().UTC()
+			if err := tx.Save(&t).Error; err != nil {
+				return err
+			}
 		}
 		return db.saveOrderChange(tx, &o, ch)
 	})
