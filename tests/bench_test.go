@@ -47,7 +47,7 @@ func BenchmarkAdd(b *testing.B) {
 	for _, be := range benchBackends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			env := MustEnv(b, be)
-			s := MustStart(b, env)
+			s := MustStart(b, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
 			a := s.MustAccount(b, "bench", "10000000")
 			svc := s.MustService(b, map[string]any{"rate": "0.0100", "min": 1, "max": 1000000})
 			var n atomic.Int64
@@ -66,7 +66,7 @@ func BenchmarkStatus(b *testing.B) {
 	for _, be := range benchBackends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			env := MustEnv(b, be)
-			s := MustStart(b, env)
+			s := MustStart(b, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
 			a := s.MustAccount(b, "bench", "10000000")
 			svc := s.MustService(b, map[string]any{"rate": "0.0100", "min": 1, "max": 1000000})
 			ids := make([]string, 100)
@@ -98,7 +98,7 @@ func BenchmarkServices3000(b *testing.B) {
 	for _, be := range benchBackends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			env := MustEnv(b, be)
-			s := MustStart(b, env)
+			s := MustStart(b, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
 			a := s.MustAccount(b, "bench", "1")
 			for i := 0; i < 3000; i++ {
 				s.MustService(b, map[string]any{"name": fmt.Sprint("Service ", i), "category": fmt.Sprint("Category ", i%40), "description": "Fast start, 30 days refill"})
