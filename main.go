@@ -79,6 +79,24 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		reg.MustRegister(collectors.NewDBStatsCollector(sqlDB, "smmapi"))
 	}
 	metrics := api.NewMetrics(reg)
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smmapi_forward_oldest_waiting_seconds",
+			Help: "Age of the oldest order waiting to be forwarded to its supplier (0: none)."}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			placed, ok, err := db.OldestWaiting(ctx)
+			if err != nil || !ok {
+				return 0
+			}
+			return time.Since(placed).Seconds()
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smmapi_forward_parked_orders",
+			Help: "Orders whose forwarding waits for an admin (reconcile or error)."}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			n, _ := db.ParkedOrders(ctx)
+			return float64(n)
+		}))
 
 	checks := api.Checks{"database": db.Ping}
 	var cooldowns service.Cooldowns = store.NewMemoryCooldowns(time.Now)
