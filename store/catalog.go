@@ -27,7 +27,7 @@ func (db *DB) Service(ctx context.Context, id uint64) (model.Service, error) {
 // concurrent patches of different fields both survive.
 func (db *DB) UpdateService(ctx context.Context, id uint64, fn func(*model.Service) error) (model.Service, error) {
 	var s model.Service
-	err := db.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.transact(ctx, func(tx *gorm.DB) error {
 		if err := db.forUpdate(tx).Take(&s, "id = ?", id).Error; err != nil {
 			return err
 		}

@@ -234,3 +234,22 @@ func isUnavailable(err error) bool {
 		strings.Contains(err.Error(), "sql: database is closed") ||
 		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "broken pipe")
 }
+
+// transact runs fn in a transaction, and again (3 tries in all) when MySQL
+// picked it as a deadlock victim or a lock wait timed out: the transaction
+// was rolled back whole, so running it again is safe.
+func (db *DB) transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.g.WithContext(ctx).Transaction(fn)
+		if attempt < 3 && lockConflict(err) {
+			continue
+		}
+		return err
+	}
+}
+
+// lockConflict reports MySQL's deadlock (1213) and lock wait timeout (1205).
+func lockConflict(err error) bool {
+	var me *mysqldrv.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}

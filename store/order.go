@@ -31,7 +31,7 @@ func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, guard bool, newID 
 		}
 		o.PublicID = id
 		o.ID = 0
-		err = db.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err = db.transact(ctx, func(tx *gorm.DB) error {
 			now := time.Now().UTC()
 			res := tx.Exec("UPDATE users SET balance = balance - ?, updated_at = ? WHERE id = ? AND balance >= ?",
 				o.Charge, now, o.UserID, o.Charge)

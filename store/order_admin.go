@@ -51,7 +51,7 @@ func (db *DB) Order(ctx context.Context, publicID string) (model.Order, error) {
 // fn see the latest state, so a refund can only be decided once.
 func (db *DB) ChangeOrder(ctx context.Context, publicID string, fn func(*model.Order) (service.OrderChange, error)) (model.Order, error) {
 	var o model.Order
-	err := db.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.transact(ctx, func(tx *gorm.DB) error {
 		if err := db.forUpdate(tx).Take(&o, "public_id = ?", publicID).Error; err != nil {
 			return err
 		}
@@ -140,7 +140,7 @@ func (db *DB) ListTickets(ctx context.Context, f service.TicketFilter, before ui
 func (db *DB) DecideTicket(ctx context.Context, id uint64, fn func(*model.Ticket, *model.Order) (service.OrderChange, error)) (service.TicketWithOrder, error) {
 	var t model.Ticket
 	var o model.Order
-	err := db.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.transact(ctx, func(tx *gorm.DB) error {
 		if err := db.forUpdate(tx).Take(&t, "id = ?", id).Error; err != nil {
 			return err
 		}

@@ -13,7 +13,7 @@ var _ service.SiteStore = (*DB)(nil)
 
 // CreateSite inserts a child site and its domains in one transaction.
 func (db *DB) CreateSite(ctx context.Context, s *model.Site, domains []string) error {
-	err := db.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.transact(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(s).Error; err != nil {
 			return dbErr(err, "site")
 		}

@@ -26,7 +26,7 @@ func (db *DB) Supplier(ctx context.Context, id uint64) (model.Supplier, error) {
 // UpdateSupplier changes a supplier under its row lock.
 func (db *DB) UpdateSupplier(ctx context.Context, id uint64, fn func(*model.Supplier) error) (model.Supplier, error) {
 	var s model.Supplier
-	err := db.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.transact(ctx, func(tx *gorm.DB) error {
 		if err := db.forUpdate(tx).Take(&s, "id = ?", id).Error; err != nil {
 			return err
 		}

@@ -14,7 +14,9 @@ var _ service.UserStore = (*DB)(nil)
 
 // CreateUser inserts an account; a taken username is a conflict.
 func (db *DB) CreateUser(ctx context.Context, u *model.User) error {
-	return dbErr(db.g.WithContext(ctx).Create(u).Error, "username")
+	// In a transaction of its own so that the insert is retried if
+	// concurrent inserts of one name deadlock on the unique index.
+	return dbErr(db.transact(ctx, func(tx *gorm.DB) error { return tx.Create(u).Error }), "username")
 }
 
 // User returns one account.
@@ -51,7 +53,7 @@ func (db *DB) UpdateUser(ctx context.Context, id uint64, disabled *bool, orderID
 // ledger row, in one transaction. The conditional UPDATE never lets the
 // balance go below zero, without row locks, on both drivers.
 func (db *DB) AdjustBalance(ctx context.Context, e *model.LedgerEntry) error {
-	err := db.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.transact(ctx, func(tx *gorm.DB) error {
 		res := tx.Exec("UPDATE users SET balance = balance + ?, updated_at = ? WHERE id = ? AND balance + ? >= 0",
 			e.Amount, time.Now().UTC(), e.UserID, e.Amount)
 		if res.Error != nil {
