@@ -87,7 +87,7 @@ func (f *Fulfil) ForwardRound(ctx context.Context) (int, error) {
 // reconciliation instead of a second order at the supplier.
 func (f *Fulfil) forward(ctx context.Context, o model.Order, token string, eps map[uint64]SupplierEndpoint) {
 	send := false
-	_, err := f.store.ChangeOrder(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
+	_, err := f.change(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
 		if cur.ClaimToken != token || cur.ForwardState != model.ForwardQueued {
 			return OrderChange{}, nil // lost the claim: someone else has it
 		}
@@ -116,7 +116,7 @@ func (f *Fulfil) forward(ctx context.Context, o model.Order, token string, eps m
 	id, err := f.up.Add(context.WithoutCancel(ctx), ep, forwardParams(o))
 	if err == nil {
 		now := f.now()
-		_, err = f.store.ChangeOrder(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
+		_, err = f.change(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
 			cur.SupplierOrder, cur.ForwardState, cur.LastError = id, model.ForwardSent, ""
 			cur.Attempts++
 			if cur.Status == model.StatusPending {
@@ -144,10 +144,35 @@ func (f *Fulfil) forward(ctx context.Context, o model.Order, token string, eps m
 	}
 }
 
+// change is ChangeOrder tried again a few times when the database itself
+// failed (a MySQL deadlock, a dropped connection). Each fn here checks the
+// claim and is decided under the order's lock, so running it again is safe;
+// giving up instead would leave a send the supplier accepted in "sending",
+// to be parked for an admin when its lease lapses.
+func (f *Fulfil) change(ctx context.Context, publicID string, fn func(*model.Order) (OrderChange, error)) (model.Order, error) {
+	var o model.Order
+	var err error
+	for i := range 5 {
+		if o, err = f.store.ChangeOrder(ctx, publicID, fn); err == nil {
+			return o, nil
+		}
+		if c := ErrorCode(err); c != ErrInternal && c != ErrUnavailable {
+			return o, err
+		}
+		time.Sleep(time.Duration(25<<i) * time.Millisecond)
+	}
+	return o, err
+}
+
 // settle records a failed forward: queued again after delay, or parked.
 func (f *Fulfil) settle(ctx context.Context, o model.Order, token, state, msg string, delay time.Duration) {
 	next := f.now().Add(delay)
-	_, err := f.store.ChangeOrder(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
+	_, err := f.change(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
+		if cur.ClaimToken != token {
+			// The lease lapsed during the call: ExpireSending has parked
+			// the order, or another instance owns it now.
+			return OrderChange{}, nil
+		}
 		cur.ForwardState, cur.LastError = state, clipText(msg, 500)
 		cur.Attempts++
 		cur.NextAt, cur.ClaimToken, cur.ClaimUntil = &next, "", nil
@@ -255,7 +280,7 @@ func (f *Fulfil) pollEvery(age time.Duration) time.Duration {
 // apply writes one order's upstream status back.
 func (f *Fulfil) apply(ctx context.Context, o model.Order, token string, st UpstreamStatus, now time.Time) {
 	var refund model.Money
-	changed, err := f.store.ChangeOrder(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
+	changed, err := f.change(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
 		if cur.ClaimToken != token {
 			return OrderChange{}, nil
 		}

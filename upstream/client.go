@@ -65,15 +65,23 @@ func (c *Client) call(ctx context.Context, sup service.SupplierEndpoint, form ur
 		return nil, &service.UpstreamError{Outcome: service.OutcomeUnknown, Message: "answer cut off: " + short(err)}
 	}
 	body = bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\ufeff")))
-	if msg, ok := errorText(body); ok {
-		return nil, &service.UpstreamError{Outcome: service.OutcomeRefused, Message: msg, OutOfFunds: outOfFunds(msg)}
-	}
+	// The status is read before any {"error":…} body: smmapi itself (and
+	// many panels) answer 429, 503 and 500 with one, and reading those as
+	// refusals parked retryable orders in "error" and called a 500, which
+	// may come after the order was written, a plain refusal.
 	switch {
 	case resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable ||
 		resp.StatusCode == http.StatusGatewayTimeout || resp.StatusCode == http.StatusTooManyRequests:
 		// A proxy or the supplier's throttle answered: the request did not
 		// reach its order logic.
-		return nil, &service.UpstreamError{Outcome: service.OutcomeNotSent, Message: "supplier busy: " + resp.Status}
+		return nil, &service.UpstreamError{Outcome: service.OutcomeNotSent, Message: "supplier busy: " + resp.Status + withText(body)}
+	case resp.StatusCode >= 500:
+		return nil, &service.UpstreamError{Outcome: service.OutcomeUnknown, Message: "supplier answered " + resp.Status + withText(body)}
+	}
+	if msg, ok := errorText(body); ok {
+		return nil, &service.UpstreamError{Outcome: service.OutcomeRefused, Message: msg, OutOfFunds: outOfFunds(msg)}
+	}
+	switch {
 	case resp.StatusCode >= 300:
 		return nil, &service.UpstreamError{Outcome: service.OutcomeUnknown, Message: "supplier answered " + resp.Status}
 	case !json.Valid(body):
@@ -312,4 +320,12 @@ func clip(b []byte) string {
 		b = b[:200]
 	}
 	return string(b)
+}
+
+// withText adds a body's {"error":…} text to a message, when it has one.
+func withText(body []byte) string {
+	if msg, ok := errorText(body); ok {
+		return ": " + clip([]byte(msg))
+	}
+	return ""
 }
