@@ -107,7 +107,11 @@ func (f *Fulfil) forward(ctx context.Context, o model.Order, token string, eps m
 	}
 	ep, ok := eps[*o.SupplierID]
 	if !ok {
-		if ep, err = f.suppliers.Endpoint(ctx, *o.SupplierID); err != nil {
+		if ep, err = f.suppliers.ForwardEndpoint(ctx, *o.SupplierID); err != nil {
+			if ErrorCode(err) == ErrConflict { // disabled supplier: wait for it
+				f.settle(ctx, o, token, model.ForwardQueued, ErrorMessage(err), time.Minute)
+				return
+			}
 			f.settle(ctx, o, token, model.ForwardError, "supplier unusable: "+ErrorMessage(err), 0)
 			return
 		}

@@ -123,12 +123,25 @@ func (s *Suppliers) Services(ctx context.Context, id uint64) (json.RawMessage, e
 
 // Endpoint returns where to call supplier id, with its key decrypted.
 func (s *Suppliers) Endpoint(ctx context.Context, id uint64) (SupplierEndpoint, error) {
+	return s.endpoint(ctx, id, false)
+}
+
+// ForwardEndpoint is Endpoint for sending new orders: a disabled supplier
+// gets none (ErrConflict), while its orders already there keep syncing.
+func (s *Suppliers) ForwardEndpoint(ctx context.Context, id uint64) (SupplierEndpoint, error) {
+	return s.endpoint(ctx, id, true)
+}
+
+func (s *Suppliers) endpoint(ctx context.Context, id uint64, forwarding bool) (SupplierEndpoint, error) {
 	if s.sealer == nil {
 		return SupplierEndpoint{}, errNoSecrets
 	}
 	sup, err := s.store.Supplier(ctx, id)
 	if err != nil {
 		return SupplierEndpoint{}, fmt.Errorf("supplier %d: %w", id, err)
+	}
+	if forwarding && !sup.Enabled {
+		return SupplierEndpoint{}, Errorf(ErrConflict, "supplier %d is disabled", id)
 	}
 	key, err := s.sealer.Open(sup.KeyCipher)
 	if err != nil {
