@@ -58,9 +58,10 @@ type Services struct {
 	bus     Bus // nil: no cache
 	now     Clock
 
-	mu     sync.Mutex // one rebuild at a time
-	gen    uint64
-	bodies *catalogBodies
+	mu      sync.Mutex // guards gen and bodies
+	buildMu sync.Mutex // one rebuild at a time: no stampede on expiry
+	gen     uint64
+	bodies  *catalogBodies
 }
 
 // NewServices returns a Services; with a nil bus nothing is cached.
@@ -92,13 +93,20 @@ func (s *Services) Do(ctx context.Context, version int) (Body, error) {
 
 func (s *Services) load(ctx context.Context) (*catalogBodies, error) {
 	cacheOn := s.bus != nil && s.bus.Live()
-	now := s.now()
-	s.mu.Lock()
-	if cacheOn && s.bodies != nil && now.Before(s.bodies.exp) {
-		b := s.bodies
-		s.mu.Unlock()
+	if b := s.cached(cacheOn); b != nil {
 		return b, nil
 	}
+	if cacheOn {
+		// Requests arriving during a rebuild wait for it and share it,
+		// instead of each loading and serializing the whole catalog.
+		s.buildMu.Lock()
+		defer s.buildMu.Unlock()
+		if b := s.cached(cacheOn); b != nil {
+			return b, nil
+		}
+	}
+	now := s.now()
+	s.mu.Lock()
 	gen := s.gen
 	s.mu.Unlock()
 
@@ -114,6 +122,16 @@ func (s *Services) load(ctx context.Context) (*catalogBodies, error) {
 		s.mu.Unlock()
 	}
 	return b, nil
+}
+
+// cached returns the current answers when they may be served.
+func (s *Services) cached(cacheOn bool) *catalogBodies {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cacheOn && s.bodies != nil && s.now().Before(s.bodies.exp) {
+		return s.bodies
+	}
+	return nil
 }
 
 func (s *Services) build(ctx context.Context, now time.Time) (*catalogBodies, error) {
@@ -143,7 +161,7 @@ func body(v any) (Body, error) {
 		return Body{}, err
 	}
 	var gz bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // compressed once per change
 	w.Write(j)
 	if err := w.Close(); err != nil {
 		return Body{}, err

@@ -72,9 +72,20 @@ func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, guard bool, newID 
 	}
 }
 
-// UserOrders returns the user's orders among publicIDs.
+// UserOrders returns the user's orders among publicIDs. It asks by
+// public_id alone and checks the owner here: with "user_id = ? AND …"
+// SQLite's planner picks the user index and reads every order of the
+// account (measured: 100-ID status 60× slower at 100 000 orders).
 func (db *DB) UserOrders(ctx context.Context, userID uint64, publicIDs []string) ([]model.Order, error) {
 	var os []model.Order
-	err := db.g.WithContext(ctx).Where("user_id = ? AND public_id IN ?", userID, publicIDs).Find(&os).Error
-	return os, dbErr(err, "order")
+	if err := db.g.WithContext(ctx).Where("public_id IN ?", publicIDs).Find(&os).Error; err != nil {
+		return nil, dbErr(err, "order")
+	}
+	mine := os[:0]
+	for _, o := range os {
+		if o.UserID == userID {
+			mine = append(mine, o)
+		}
+	}
+	return mine, nil
 }
