@@ -153,39 +153,29 @@ func (p *publicAPI) add(c echo.Context, r request) error {
 // status, refill and refill_status take a list (orders, refills) or one ID
 // (order, refill); a non-empty list wins.
 func (p *publicAPI) status(c echo.Context, r request) error {
-	ctx := c.Request().Context()
-	if ids, ok := r.list("orders"); ok {
-		out, err := p.a.Status.Many(ctx, r.acct, ids)
-		return respond(c, http.StatusOK, out, err)
-	}
-	if id, ok := r.one("order"); ok {
-		out, err := p.a.Status.One(ctx, r.acct, id)
-		return respond(c, http.StatusOK, out, err)
-	}
-	return errIncorrectRequest
+	return oneOrMany(c, r, "orders", "order", p.a.Status.Many, p.a.Status.One)
 }
 
 func (p *publicAPI) refill(c echo.Context, r request) error {
-	ctx := c.Request().Context()
-	if ids, ok := r.list("orders"); ok {
-		out, err := p.a.Refill.Many(ctx, r.acct, ids)
-		return respond(c, http.StatusOK, out, err)
-	}
-	if id, ok := r.one("order"); ok {
-		out, err := p.a.Refill.One(ctx, r.acct, id)
-		return respond(c, http.StatusOK, out, err)
-	}
-	return errIncorrectRequest
+	return oneOrMany(c, r, "orders", "order", p.a.Refill.Many, p.a.Refill.One)
 }
 
 func (p *publicAPI) refillStatus(c echo.Context, r request) error {
+	return oneOrMany(c, r, "refills", "refill", p.a.RefillStatus.Many, p.a.RefillStatus.One)
+}
+
+// oneOrMany answers with many when the list parameter has content, else
+// with one when the single parameter does, else "Incorrect request".
+func oneOrMany[M, O any](c echo.Context, r request, list, single string,
+	many func(context.Context, service.Account, string) (M, error),
+	one func(context.Context, service.Account, string) (O, error)) error {
 	ctx := c.Request().Context()
-	if ids, ok := r.list("refills"); ok {
-		out, err := p.a.RefillStatus.Many(ctx, r.acct, ids)
+	if ids, ok := r.list(list); ok {
+		out, err := many(ctx, r.acct, ids)
 		return respond(c, http.StatusOK, out, err)
 	}
-	if id, ok := r.one("refill"); ok {
-		out, err := p.a.RefillStatus.One(ctx, r.acct, id)
+	if id, ok := r.one(single); ok {
+		out, err := one(ctx, r.acct, id)
 		return respond(c, http.StatusOK, out, err)
 	}
 	return errIncorrectRequest

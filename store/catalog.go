@@ -26,18 +26,25 @@ func (db *DB) Service(ctx context.Context, id uint64) (model.Service, error) {
 // UpdateService reads, changes and saves a service under a row lock, so two
 // concurrent patches of different fields both survive.
 func (db *DB) UpdateService(ctx context.Context, id uint64, fn func(*model.Service) error) (model.Service, error) {
-	var s model.Service
-	err := db.transact(ctx, func(tx *gorm.DB) error {
-		if err := db.forUpdate(tx).Take(&s, "id = ?", id).Error; err != nil {
-			return err
-		}
-		if err := fn(&s); err != nil {
-			return err
-		}
-		s.UpdatedAt = time.Now().UTC()
-		return tx.Save(&s).Error
-	})
+	s, err := updateLocked(ctx, db, id, fn, func(s *model.Service) { s.UpdatedAt = time.Now().UTC() })
 	return s, dbErr(err, "service")
+}
+
+// updateLocked loads row id of T under a row lock, applies fn, stamps it and
+// saves it, in one transaction.
+func updateLocked[T any](ctx context.Context, db *DB, id uint64, fn func(*T) error, stamp func(*T)) (T, error) {
+	var row T
+	err := db.transact(ctx, func(tx *gorm.DB) error {
+		if err := db.forUpdate(tx).Take(&row, "id = ?", id).Error; err != nil {
+			return err
+		}
+		if err := fn(&row); err != nil {
+			return err
+		}
+		stamp(&row)
+		return tx.Save(&row).Error
+	})
+	return row, err
 }
 
 // ListServices returns services with ID > after.

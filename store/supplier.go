@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"gorm.io/gorm"
-
 	"smmapi/model"
 	"smmapi/service"
 )
@@ -25,17 +23,7 @@ func (db *DB) Supplier(ctx context.Context, id uint64) (model.Supplier, error) {
 
 // UpdateSupplier changes a supplier under its row lock.
 func (db *DB) UpdateSupplier(ctx context.Context, id uint64, fn func(*model.Supplier) error) (model.Supplier, error) {
-	var s model.Supplier
-	err := db.transact(ctx, func(tx *gorm.DB) error {
-		if err := db.forUpdate(tx).Take(&s, "id = ?", id).Error; err != nil {
-			return err
-		}
-		if err := fn(&s); err != nil {
-			return err
-		}
-		s.UpdatedAt = time.Now().UTC()
-		return tx.Save(&s).Error
-	})
+	s, err := updateLocked(ctx, db, id, fn, func(s *model.Supplier) { s.UpdatedAt = time.Now().UTC() })
 	return s, dbErr(err, "supplier")
 }
 
