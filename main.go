@@ -166,7 +166,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		e    *echo.Echo
 	}{
 		{"public", cfg.HTTP.Addr, api.NewPublic(actions, limiter, limits(cfg), checks, log, api.WithMetrics(metrics))},
-		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log, api.WithMetrics(metrics), api.WithBus(serviceBus(bus)),
+		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log, api.WithMetrics(metrics), api.WithBus(serviceBus(bus)), api.WithProfiling(),
 			api.WithMetricsHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))},
 	}
 	errc := make(chan error, len(servers))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,11 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 	e := newEcho("internal", o.metrics, log)
 	if o.metricsHandler != nil {
 		e.GET("/metrics", echo.WrapHandler(o.metricsHandler), bearer(token))
+	}
+	if o.profiling {
+		// Profiles of the running process, for whoever holds the token.
+		e.GET("/debug/pprof/*", echo.WrapHandler(http.HandlerFunc(pprof.Index)), bearer(token))
+		e.GET("/debug/pprof/profile", echo.WrapHandler(http.HandlerFunc(pprof.Profile)), bearer(token))
 	}
 	e.HTTPErrorHandler = InternalErrorHandler(log)
 	if o.bus != nil {

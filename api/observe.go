@@ -95,7 +95,12 @@ type serverOptions struct {
 	metrics        *Metrics
 	metricsHandler http.Handler
 	bus            service.Bus
+	profiling      bool
 }
+
+// WithProfiling serves net/http/pprof under /debug/pprof (internal API,
+// behind the token).
+func WithProfiling() Option { return func(o *serverOptions) { o.profiling = true } }
 
 // WithBus publishes cache invalidations after internal changes.
 func WithBus(b service.Bus) Option { return func(o *serverOptions) { o.bus = b } }
