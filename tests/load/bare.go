@@ -52,6 +52,7 @@ func smmapiDSN(driver, dsn string) (string, error) {
 	c.ParseTime = true
 	c.Loc = time.UTC
 	c.ClientFoundRows = true
+	c.InterpolateParams = true
 	if c.Timeout == 0 {
 		c.Timeout = 2 * time.Second
 	}
