@@ -29,6 +29,14 @@ const (
 // cacheTTL bounds how long an entry lives even if an event is lost.
 const cacheTTL = time.Minute
 
+// maxCached bounds each map; past it the map is simply dropped and refilled.
+const maxCached = 200_000
+
+type cached[T any] struct {
+	v   T
+	exp time.Time
+}
+
 // keyCache caches key look-ups and host → site mappings for Auth.
 // A generation counter stops a look-up that raced an invalidation from
 // storing what it read before it.
@@ -38,14 +46,6 @@ type keyCache struct {
 	keys  map[string]cached[KeyOwner]
 	hosts map[string]cached[uint64]
 }
-
-type cached[T any] struct {
-	v   T
-	exp time.Time
-}
-
-// maxCached bounds each map; past it the map is simply dropped and refilled.
-const maxCached = 200_000
 
 func newKeyCache() *keyCache {
 	return &keyCache{keys: map[string]cached[KeyOwner]{}, hosts: map[string]cached[uint64]{}}
@@ -57,23 +57,41 @@ func (c *keyCache) generation() uint64 {
 	return c.gen
 }
 
-func (c *keyCache) key(hash string, now time.Time) (KeyOwner, bool) {
+// get reads a live entry of m under the read lock.
+func get[T any](c *keyCache, m func() map[string]cached[T], k string, now time.Time) (T, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	e, ok := c.keys[hash]
+	e, ok := m()[k]
 	return e.v, ok && now.Before(e.exp)
 }
 
-func (c *keyCache) putKey(gen uint64, hash string, o KeyOwner, now time.Time) {
+// put stores an entry unless an invalidation happened since gen was read.
+func put[T any](c *keyCache, m *map[string]cached[T], gen uint64, k string, v T, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
 		return
 	}
-	if len(c.keys) >= maxCached {
-		c.keys = map[string]cached[KeyOwner]{}
+	if len(*m) >= maxCached {
+		*m = map[string]cached[T]{}
 	}
-	c.keys[hash] = cached[KeyOwner]{v: o, exp: now.Add(cacheTTL)}
+	(*m)[k] = cached[T]{v: v, exp: now.Add(cacheTTL)}
+}
+
+func (c *keyCache) key(hash string, now time.Time) (KeyOwner, bool) {
+	return get(c, func() map[string]cached[KeyOwner] { return c.keys }, hash, now)
+}
+
+func (c *keyCache) putKey(gen uint64, hash string, o KeyOwner, now time.Time) {
+	put(c, &c.keys, gen, hash, o, now)
+}
+
+func (c *keyCache) host(h string, now time.Time) (uint64, bool) {
+	return get(c, func() map[string]cached[uint64] { return c.hosts }, h, now)
+}
+
+func (c *keyCache) putHost(gen uint64, h string, site uint64, now time.Time) {
+	put(c, &c.hosts, gen, h, site, now)
 }
 
 // touched records a last_used_at write in an entry still cached (never
@@ -85,25 +103,6 @@ func (c *keyCache) touched(hash string, at time.Time) {
 		e.v.LastUsedAt = &at
 		c.keys[hash] = e
 	}
-}
-
-func (c *keyCache) host(h string, now time.Time) (uint64, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	e, ok := c.hosts[h]
-	return e.v, ok && now.Before(e.exp)
-}
-
-func (c *keyCache) putHost(gen uint64, h string, site uint64, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
-	}
-	if len(c.hosts) >= maxCached {
-		c.hosts = map[string]cached[uint64]{}
-	}
-	c.hosts[h] = cached[uint64]{v: site, exp: now.Add(cacheTTL)}
 }
 
 func (c *keyCache) clear() {
