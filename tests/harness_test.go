@@ -44,7 +44,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "smmapi")
-	build := exec.Command("go", "build", "-o", binary, "..")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("SMMAPI_TEST_RACE") != "" {
+		args = append(args, "-race") // servers then report data races in their logs
+	}
+	build := exec.Command("go", append(args, "..")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build smmapi:", err)
@@ -302,6 +306,9 @@ func (s *Server) Stop(tb testing.TB) {
 		tb.Errorf("smmapi did not stop within 20s after SIGTERM")
 	}
 	logs := s.logs.String()
+	if strings.Contains(logs, "WARNING: DATA RACE") {
+		tb.Errorf("the server reported a data race")
+	}
 	s.env.mu.Lock()
 	for _, secret := range s.env.secrets {
 		if strings.Contains(logs, secret) {
