@@ -141,10 +141,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	suppliers := service.NewSuppliers(db, sealer, up)
 	fulfil := service.NewFulfil(db, suppliers, up, metrics, now, log,
 		time.Duration(cfg.Workers.SyncInterval), time.Duration(cfg.Upstream.Timeout))
+	services := service.NewServices(db, serviceBus(bus), now)
 	actions := &service.Actions{
 		Auth:         service.NewAuth(db, db, now, log, serviceBus(bus)),
-		Services:     service.NewServices(db, serviceBus(bus), now),
-		Add:          service.NewAdd(db, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderIDIn, metrics, now),
+		Services:     services,
+		Add:          service.NewAdd(services, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderIDIn, metrics, now),
 		Status:       service.NewStatus(db, cfg.Currency),
 		Refill:       service.NewRefill(db, db, db, now),
 		RefillStatus: service.NewRefillStatus(db),

@@ -36,6 +36,11 @@ var ExtraParams = []string{"usernames", "hashtags", "hashtag", "media", "answer_
 	"min", "max", "posts", "old_posts", "delay", "expiry", "country", "device", "type_of_traffic",
 	"google_keyword", "referring_url"}
 
+// ServiceGetter finds one service: the catalog cache (Services) or the store.
+type ServiceGetter interface {
+	Service(ctx context.Context, id uint64) (model.Service, error)
+}
+
 // AddResult is the add action's answer.
 type AddResult struct {
 	Order string `json:"order"`
@@ -43,7 +48,7 @@ type AddResult struct {
 
 // Add places orders.
 type Add struct {
-	catalog CatalogStore
+	catalog ServiceGetter
 	orders  OrderStore
 	guard   bool
 	newID   func(format string) (string, error)
@@ -56,7 +61,7 @@ type Add struct {
 
 // NewAdd returns an Add. guard turns on the duplicate-link check; newID
 // makes order IDs in an account's format (NewOrderIDIn in production).
-func NewAdd(catalog CatalogStore, orders OrderStore, guard bool, newID func(format string) (string, error), rec Recorder, now Clock) *Add {
+func NewAdd(catalog ServiceGetter, orders OrderStore, guard bool, newID func(format string) (string, error), rec Recorder, now Clock) *Add {
 	return &Add{catalog: catalog, orders: orders, guard: guard, newID: newID, rec: rec, now: now}
 }
 

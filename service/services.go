@@ -43,9 +43,11 @@ type Body struct {
 	Gzip []byte
 }
 
-// catalogBodies are both versions' answers, built once per catalog change.
+// catalogBodies are both versions' answers, built once per catalog change,
+// and the enabled services by ID for add.
 type catalogBodies struct {
 	v2, v3 Body
+	byID   map[uint64]model.Service
 	exp    time.Time
 }
 
@@ -145,7 +147,10 @@ func (s *Services) build(ctx context.Context, now time.Time) (*catalogBodies, er
 		v2[i] = serviceV2(r)
 		v3[i] = ServiceV3{ServiceV2: v2[i], Dripfeed: r.Dripfeed, Desc: r.Description}
 	}
-	b := &catalogBodies{exp: now.Add(cacheTTL)}
+	b := &catalogBodies{exp: now.Add(cacheTTL), byID: make(map[uint64]model.Service, len(rows))}
+	for _, r := range rows {
+		b.byID[r.ID] = r
+	}
 	if b.v2, err = body(v2); err != nil {
 		return nil, err
 	}
@@ -167,6 +172,25 @@ func body(v any) (Body, error) {
 		return Body{}, err
 	}
 	return Body{JSON: j, Gzip: gz.Bytes()}, nil
+}
+
+// Service returns an enabled service from the cached catalog, saving add a
+// database round trip; a service missing there is not found. Without a
+// trusted cache it asks the store (which also finds disabled services; add
+// refuses those itself).
+func (s *Services) Service(ctx context.Context, id uint64) (model.Service, error) {
+	if s.bus == nil || !s.bus.Live() {
+		return s.catalog.Service(ctx, id)
+	}
+	b, err := s.load(ctx)
+	if err != nil {
+		return model.Service{}, err
+	}
+	svc, ok := b.byID[id]
+	if !ok {
+		return model.Service{}, Errorf(ErrNotFound, "service not found")
+	}
+	return svc, nil
 }
 
 func serviceV2(r model.Service) ServiceV2 {

@@ -80,9 +80,23 @@ func TestCacheInvalidation(t *testing.T) {
 		if got := services(); !strings.Contains(got, `"name":"After"`) {
 			t.Fatalf("renamed service not seen by the other instance: %s", got)
 		}
+		// add reads the cached service too: a new rate applies at once.
+		s1.MustAdmin(t, 200, "PATCH", "/internal/v1/services/"+svc, map[string]any{"rate": "1000", "min": 1})
+		add := s2.Post(t, "/api/v2", url.Values{"key": {b2.Key}, "action": {"add"}, "service": {svc}, "link": {"https://x/1"}, "quantity": {"1"}})
+		id, placed := ordAddID(add)
+		if !placed {
+			t.Fatalf("add: %s", add.Body)
+		}
+		if st := s2.Post(t, "/api/v2", url.Values{"key": {b2.Key}, "action": {"status"}, "order": {id}}); !strings.Contains(string(st.Body), `"charge":"1.0000"`) {
+			t.Fatalf("add on the other instance used a stale rate: %s", st.Body)
+		}
 		s1.MustAdmin(t, 200, "PATCH", "/internal/v1/services/"+svc, map[string]any{"enabled": false})
 		if got := services(); got != "[]" {
 			t.Fatalf("disabled service still listed by the other instance: %s", got)
+		}
+		add = s2.Post(t, "/api/v2", url.Values{"key": {b2.Key}, "action": {"add"}, "service": {svc}, "link": {"https://x/2"}, "quantity": {"1"}})
+		if string(add.Body) != `{"error":"Incorrect service ID"}` {
+			t.Fatalf("add on a disabled service via the other instance: %s", add.Body)
 		}
 	})
 }
