@@ -117,25 +117,29 @@ const (
 // Order is one order. PublicID is the random ID clients see; the numeric ID
 // is internal and never exposed or looked up on the public API.
 type Order struct {
-	ID            uint64 `gorm:"primaryKey"`
-	PublicID      string `gorm:"size:16;not null;uniqueIndex"`
-	UserID        uint64 `gorm:"not null;index:idx_orders_user_service_link,priority:1;index:idx_orders_user_id,priority:1"`
-	SiteID        uint64 `gorm:"not null;index"`
-	ServiceID     uint64 `gorm:"not null;index:idx_orders_user_service_link,priority:2;index"`
-	Link          string `gorm:"size:1024;not null;default:''"`
-	LinkHash      string `gorm:"size:64;not null;default:'';index:idx_orders_user_service_link,priority:3"`
-	Quantity      int64  `gorm:"not null"`
-	Runs          int64  `gorm:"not null;default:0"`
-	Interval      int64  `gorm:"not null;default:0"`
-	RunsDone      int64  `gorm:"not null;default:0"`
-	Comments      string `gorm:"size:16777215"`
-	Username      string `gorm:"size:255;not null;default:''"`
-	Params        string `gorm:"size:16777215"`
-	Charge        Money  `gorm:"not null"`
-	Refunded      Money  `gorm:"not null;default:0"`
-	StartCount    int64  `gorm:"not null;default:0"`
-	Remains       int64  `gorm:"not null;default:0"`
-	Status        string `gorm:"size:16;not null;index"`
+	ID        uint64 `gorm:"primaryKey"`
+	PublicID  string `gorm:"size:16;not null;uniqueIndex"`
+	UserID    uint64 `gorm:"not null;index:idx_orders_user_service_link,priority:1;index:idx_orders_user_id,priority:1;uniqueIndex:idx_orders_live_link,priority:1"`
+	SiteID    uint64 `gorm:"not null;index"`
+	ServiceID uint64 `gorm:"not null;index:idx_orders_user_service_link,priority:2;index;uniqueIndex:idx_orders_live_link,priority:2"`
+	Link      string `gorm:"size:1024;not null;default:''"`
+	LinkHash  string `gorm:"size:64;not null;default:'';index:idx_orders_user_service_link,priority:3"`
+	// LiveLink is LinkHash while the order is not final (and the duplicate
+	// link guard is on), NULL after: its unique index allows one live order
+	// per account, service and link, enforced by the database itself.
+	LiveLink      *string `gorm:"size:64;uniqueIndex:idx_orders_live_link,priority:3"`
+	Quantity      int64   `gorm:"not null"`
+	Runs          int64   `gorm:"not null;default:0"`
+	Interval      int64   `gorm:"not null;default:0"`
+	RunsDone      int64   `gorm:"not null;default:0"`
+	Comments      string  `gorm:"size:16777215"`
+	Username      string  `gorm:"size:255;not null;default:''"`
+	Params        string  `gorm:"size:16777215"`
+	Charge        Money   `gorm:"not null"`
+	Refunded      Money   `gorm:"not null;default:0"`
+	StartCount    int64   `gorm:"not null;default:0"`
+	Remains       int64   `gorm:"not null;default:0"`
+	Status        string  `gorm:"size:16;not null;index"`
 	SupplierID    *uint64
 	SupplierOrder string `gorm:"size:64;not null;default:''"`
 	// FinishedAt is when the order reached a final status; refill windows

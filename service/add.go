@@ -96,8 +96,12 @@ func (a *Add) Do(ctx context.Context, acct Account, in AddInput) (AddResult, err
 		o.SupplierID, o.SupplierService = svc.SupplierID, svc.SupplierService
 		o.ForwardState, o.NextAt = model.ForwardQueued, &now
 	}
+	if a.guard {
+		live := o.LinkHash
+		o.LiveLink = &live
+	}
 	newID := func() (string, error) { return a.newID(acct.OrderIDFormat) }
-	if err := a.orders.PlaceOrder(ctx, &o, a.guard, newID); err != nil {
+	if err := a.orders.PlaceOrder(ctx, &o, newID); err != nil {
 		return AddResult{}, fmt.Errorf("add: user %d: %w", acct.UserID, err)
 	}
 	a.rec.OrderPlaced(o.Charge)

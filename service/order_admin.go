@@ -173,6 +173,7 @@ func ApplyOrderPatch(o *model.Order, p OrderPatch, now time.Time) (OrderChange, 
 	if finalStatus(status) {
 		t := now.UTC()
 		o.FinishedAt = &t
+		o.LiveLink = nil // the link is free for a new order
 	}
 	return ch, nil
 }

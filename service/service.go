@@ -173,10 +173,11 @@ type Cooldowns interface {
 
 // OrderStore stores orders.
 type OrderStore interface {
-	// PlaceOrder debits o.Charge, checks the duplicate-link guard (when
-	// guard), inserts o with an ID from newID and writes the charge's ledger
-	// row, in one transaction; a colliding ID is retried with a new one.
-	PlaceOrder(ctx context.Context, o *model.Order, guard bool, newID func() (string, error)) error
+	// PlaceOrder debits o.Charge, inserts o with an ID from newID and
+	// writes the charge's ledger row, in one transaction; a colliding ID is
+	// retried with a new one, a live order on the same link (o.LiveLink set)
+	// is refused with MsgActiveOrder.
+	PlaceOrder(ctx context.Context, o *model.Order, newID func() (string, error)) error
 	// UserOrders returns the user's orders among publicIDs, in one query.
 	UserOrders(ctx context.Context, userID uint64, publicIDs []string) ([]model.Order, error)
 }

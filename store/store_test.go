@@ -145,7 +145,7 @@ func TestPlaceOrderRetriesIDCollision(t *testing.T) {
 			}
 			for i, want := range []string{"AAAAAAAAAA", "BBBBBBBBBB"} {
 				o := model.Order{UserID: u.ID, SiteID: 1, ServiceID: 1, Link: "l", LinkHash: "h", Quantity: 1, Remains: 1, Charge: 10, Status: model.StatusPending}
-				if err := db.PlaceOrder(ctx, &o, false, next); err != nil {
+				if err := db.PlaceOrder(ctx, &o, next); err != nil {
 					t.Fatalf("order %d: %v", i, err)
 				}
 				if o.PublicID != want {

@@ -566,7 +566,7 @@ func TestAddDuplicateLink(t *testing.T) {
 		// Final statuses free the link again.
 		prev := first
 		for _, st := range []string{"Completed", "Partial", "Canceled"} {
-			ordExec(t, db, "UPDATE orders SET status = ?, finished_at = ? WHERE public_id = ?", st, ordNow(), prev)
+			ordExec(t, db, "UPDATE orders SET status = ?, finished_at = ?, live_link = NULL WHERE public_id = ?", st, ordNow(), prev) // as a final status does
 			prev = mustAdd(t, s, a.Key, form)
 			refused(t)
 		}
