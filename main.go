@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,7 +65,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return probe(ctx, cfg.HTTP.Addr)
 	}
 
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
+	out := newLogWriter(stdout, 100*time.Millisecond)
+	defer out.Close()
+	log := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
 	log.Info("config", "config", cfg.redacted())
 
 	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN,
@@ -355,4 +359,53 @@ func logLevel(s string) slog.Level {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(s))
 	return l
+}
+
+// logWriter buffers log lines and writes them at most every interval (or
+// when 64 KiB pile up): one access-log line per request must not cost a
+// write system call per request. Close flushes what is left.
+type logWriter struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newLogWriter(w io.Writer, interval time.Duration) *logWriter {
+	lw := &logWriter{w: bufio.NewWriterSize(w, 64<<10), done: make(chan struct{})}
+	lw.wg.Add(1)
+	go func() {
+		defer lw.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				lw.flush()
+			case <-lw.done:
+				lw.flush()
+				return
+			}
+		}
+	}()
+	return lw
+}
+
+func (lw *logWriter) Write(p []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.w.Write(p)
+}
+
+func (lw *logWriter) flush() {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	lw.w.Flush()
+}
+
+// Close stops the ticker and flushes.
+func (lw *logWriter) Close() error {
+	close(lw.done)
+	lw.wg.Wait()
+	return nil
 }

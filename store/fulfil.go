@@ -36,7 +36,7 @@ func (db *DB) ClaimOrders(ctx context.Context, state string, now time.Time, n in
 	}
 	slices.Sort(ids) // every claimer locks in the same order: no cycle
 	var claimed []uint64
-	err = g.Transaction(func(tx *gorm.DB) error {
+	err = db.transact(ctx, func(tx *gorm.DB) error {
 		claimed = claimed[:0]
 		for _, id := range ids {
 			res := tx.Model(&model.Order{}).
@@ -99,7 +99,7 @@ func (db *DB) ClaimTickets(ctx context.Context, now time.Time, n int, token stri
 	// One by one by primary key, as ClaimOrders and for the same reason.
 	slices.Sort(ids)
 	var claimed []uint64
-	err = g.Transaction(func(tx *gorm.DB) error {
+	err = db.transact(ctx, func(tx *gorm.DB) error {
 		claimed = claimed[:0]
 		for _, id := range ids {
 			res := tx.Model(&model.Ticket{}).
