@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -71,11 +72,30 @@ func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, newID func() (stri
 // SQLite's planner picks the user index and reads every order of the
 // account (measured: 100-ID status 60× slower at 100 000 orders).
 func (db *DB) UserOrders(ctx context.Context, userID uint64, publicIDs []string) ([]model.Order, error) {
-	var os []model.Order
-	// Only the columns status, refill and cancel read: the profile of a
-	// 100-ID status showed 37% of CPU in scanning whole rows (texts, times).
-	q := db.g.WithContext(ctx).Select("id, public_id, user_id, service_id, charge, refunded, start_count, remains, status, runs, runs_done, finished_at")
-	if err := q.Where("public_id IN ?", publicIDs).Find(&os).Error; err != nil {
+	// Only the columns status, refill and cancel read, scanned by hand: the
+	// profile of a 100-ID status showed 37% of CPU in GORM scanning whole
+	// rows (texts, times) by reflection.
+	rows, err := db.g.WithContext(ctx).Raw(`SELECT id, public_id, user_id, service_id, charge, refunded, start_count,
+		remains, status, runs, runs_done, finished_at FROM orders WHERE public_id IN ?`, publicIDs).Rows()
+	if err != nil {
+		return nil, dbErr(err, "order")
+	}
+	defer rows.Close()
+	os := make([]model.Order, 0, len(publicIDs))
+	for rows.Next() {
+		var o model.Order
+		var finished sql.NullTime
+		if err := rows.Scan(&o.ID, &o.PublicID, &o.UserID, &o.ServiceID, &o.Charge, &o.Refunded, &o.StartCount,
+			&o.Remains, &o.Status, &o.Runs, &o.RunsDone, &finished); err != nil {
+			return nil, dbErr(err, "order")
+		}
+		if finished.Valid {
+			t := finished.Time
+			o.FinishedAt = &t
+		}
+		os = append(os, o)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, dbErr(err, "order")
 	}
 	mine := os[:0]
