@@ -30,6 +30,8 @@ type FulfilStore interface {
 	ClaimTickets(ctx context.Context, now time.Time, n int, token string, until time.Time) ([]model.Ticket, error)
 	ChangeOrder(ctx context.Context, publicID string, fn func(*model.Order) (OrderChange, error)) (model.Order, error)
 	DecideTicket(ctx context.Context, id uint64, fn func(*model.Ticket, *model.Order) (OrderChange, error)) (TicketWithOrder, error)
+	// TicketOrder reads a ticket and its order, without locks.
+	TicketOrder(ctx context.Context, id uint64) (model.Ticket, model.Order, error)
 	// CloseCancelTickets completes (or rejects) the forwarded cancel
 	// tickets of an order once the supplier has decided.
 	CloseCancelTickets(ctx context.Context, orderID uint64, status string) error
@@ -370,11 +372,7 @@ func (f *Fulfil) RefillRound(ctx context.Context) (int, error) {
 	}
 	for _, t := range tickets {
 		status := ""
-		var order model.Order
-		_, err := f.store.DecideTicket(ctx, t.ID, func(cur *model.Ticket, o *model.Order) (OrderChange, error) {
-			order = *o
-			return OrderChange{}, nil
-		})
+		_, order, err := f.store.TicketOrder(ctx, t.ID)
 		if err == nil && order.SupplierID != nil {
 			var ep SupplierEndpoint
 			if ep, err = f.suppliers.Endpoint(ctx, *order.SupplierID); err == nil {
@@ -439,12 +437,8 @@ func clipText(s string, n int) string {
 // supplier; the ticket becomes forwarded and follows the supplier. The call
 // is made before the ticket is updated, outside any database lock.
 func (f *Fulfil) ForwardTicket(ctx context.Context, id uint64, note string) (TicketWithOrder, error) {
-	var order model.Order
-	var ticket model.Ticket
-	if _, err := f.store.DecideTicket(ctx, id, func(t *model.Ticket, o *model.Order) (OrderChange, error) {
-		ticket, order = *t, *o
-		return OrderChange{}, nil
-	}); err != nil {
+	ticket, order, err := f.store.TicketOrder(ctx, id)
+	if err != nil {
 		return TicketWithOrder{}, err
 	}
 	if ticket.Status != model.TicketOpen {

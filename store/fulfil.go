@@ -134,3 +134,15 @@ func (db *DB) CloseCancelTickets(ctx context.Context, orderID uint64, orderStatu
 		Where("order_id = ? AND type = ? AND status = ?", orderID, model.TicketCancel, model.TicketForwarded).
 		Updates(map[string]any{"status": to, "open_key": nil, "updated_at": time.Now().UTC()}).Error, "ticket")
 }
+
+// TicketOrder reads a ticket and its order, without locks: a look before a
+// supplier call, which must not hold any.
+func (db *DB) TicketOrder(ctx context.Context, id uint64) (model.Ticket, model.Order, error) {
+	var t model.Ticket
+	var o model.Order
+	g := db.g.WithContext(ctx)
+	if err := g.Take(&t, "id = ?", id).Error; err != nil {
+		return t, o, dbErr(err, "ticket")
+	}
+	return t, o, dbErr(g.Take(&o, "id = ?", t.OrderID).Error, "order")
+}
