@@ -165,13 +165,18 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		Fulfil:       fulfil,
 	}
 
+	// Access lines go straight to the buffered writer, at level info.
+	var access io.Writer
+	if logLevel(cfg.Log.Level) <= slog.LevelInfo {
+		access = out
+	}
 	servers := []struct {
 		name string
 		addr string
 		e    *echo.Echo
 	}{
-		{"public", cfg.HTTP.Addr, api.NewPublic(actions, limiter, limits(cfg), checks, log, api.WithMetrics(metrics))},
-		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log, api.WithMetrics(metrics), api.WithBus(serviceBus(bus)), api.WithProfiling(),
+		{"public", cfg.HTTP.Addr, api.NewPublic(actions, limiter, limits(cfg), checks, log, api.WithMetrics(metrics), api.WithAccessLog(access))},
+		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log, api.WithMetrics(metrics), api.WithAccessLog(access), api.WithBus(serviceBus(bus)), api.WithProfiling(),
 			api.WithMetricsHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))},
 	}
 	errc := make(chan error, len(servers))

@@ -23,11 +23,11 @@ func PublicErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		status, msg := http.StatusOK, service.ErrorMessage(err)
-		c.Set(ctxOutcome, service.ErrorCode(err))
+		info(c).outcome = service.ErrorCode(err)
 		var he *echo.HTTPError
 		switch {
 		case errors.As(err, &he):
-			c.Set(ctxOutcome, "http_"+strconv.Itoa(he.Code))
+			info(c).outcome = "http_" + strconv.Itoa(he.Code)
 			status, msg = he.Code, service.MsgIncorrectRequest
 			if he.Code == http.StatusNotFound {
 				msg = "Not found"
@@ -45,7 +45,7 @@ func PublicErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				logFault(log, c, err)
 			}
 		}
-		_ = writeJSON(c, status, map[string]string{"error": msg})
+		_ = writeJSON(c, status, errorBody(msg))
 	}
 }
 
@@ -57,7 +57,7 @@ func InternalErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
-			c.Set(ctxOutcome, "http_"+strconv.Itoa(he.Code))
+			info(c).outcome = "http_" + strconv.Itoa(he.Code)
 			msg := http.StatusText(he.Code)
 			if m, ok := he.Message.(string); ok {
 				msg = m
@@ -67,7 +67,7 @@ func InternalErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		status := http.StatusInternalServerError
 		body := map[string]any{"error": service.ErrorMessage(err)}
-		c.Set(ctxOutcome, service.ErrorCode(err))
+		info(c).outcome = service.ErrorCode(err)
 		switch service.ErrorCode(err) {
 		case service.ErrInvalid:
 			status = http.StatusBadRequest

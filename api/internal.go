@@ -27,7 +27,7 @@ type internalAPI struct {
 // every request.
 func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logger, opts ...Option) *echo.Echo {
 	o := options(opts)
-	e := newEcho("internal", o.metrics, log)
+	e := newEcho("internal", o, log)
 	if o.metricsHandler != nil {
 		e.GET("/metrics", echo.WrapHandler(o.metricsHandler), bearer(token))
 	}

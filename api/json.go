@@ -6,13 +6,30 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
 
 	"github.com/labstack/echo/v4"
+
+	"smmapi/service"
 )
+
+// bufs holds answer buffers: a hot answer is appended into one and the
+// buffer is reused once the response has copied it out.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // writeJSON writes compact JSON with no trailing newline: some clients
 // compare bodies byte for byte, and json.Encoder would add "\n".
 func writeJSON(c echo.Context, status int, v any) error {
+	if a, ok := v.(service.JSONAppender); ok {
+		p := bufs.Get().(*[]byte)
+		b := a.AppendJSON((*p)[:0])
+		err := c.Blob(status, "application/json", b)
+		if cap(b) <= 64<<10 { // keep the pool small: a rare huge answer is let go
+			*p = b
+			bufs.Put(p)
+		}
+		return err
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -29,4 +46,13 @@ func respond(c echo.Context, status int, out any, err error) error {
 		return err
 	}
 	return writeJSON(c, status, out)
+}
+
+// errorBody is the public API's {"error":"<text>"}, appended without a map.
+type errorBody string
+
+func (e errorBody) AppendJSON(b []byte) []byte {
+	b = append(b, `{"error":`...)
+	b = service.AppendJSONString(b, string(e))
+	return append(b, '}')
 }

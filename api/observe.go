@@ -1,9 +1,14 @@
 package api
 
 import (
-	"log/slog"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"net/http"
-	"strconv"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -73,22 +78,31 @@ func (m *Metrics) KeyGenerated() { m.keyGenerations.Inc() }
 // CooldownRefused records a generation refused by the cooldown.
 func (m *Metrics) CooldownRefused() { m.cooldownRefusals.Inc() }
 
-func remoteIP(c echo.Context) string {
-	if ip, ok := c.Get(ctxIP).(string); ok {
-		return ip
-	}
-	return c.RealIP()
+// reqInfo is what the handlers learn about a request for its access-log
+// line and metrics.
+type reqInfo struct {
+	api, version, action, outcome, ip string
+	account                           uint64
+	hasAccount                        bool
 }
 
-// Context keys the handlers set for the access log and metrics.
-const (
-	ctxAPI     = "smmapi.api"
-	ctxVersion = "smmapi.version"
-	ctxAction  = "smmapi.action"
-	ctxAccount = "smmapi.account"
-	ctxOutcome = "smmapi.outcome"
-	ctxIP      = "smmapi.ip"
-)
+// reqCtx is the echo.Context the handlers get: Echo's own plus the
+// request's reqInfo (Echo's custom-context pattern), pooled: a c.Set map
+// per request showed in the profile of cached answers.
+type reqCtx struct {
+	echo.Context
+	ri reqInfo
+}
+
+var reqCtxs = sync.Pool{New: func() any { return new(reqCtx) }}
+
+// info returns the request's reqInfo (a throwaway one outside observe).
+func info(c echo.Context) *reqInfo {
+	if rc, ok := c.(*reqCtx); ok {
+		return &rc.ri
+	}
+	return &reqInfo{}
+}
 
 // Option configures NewPublic and NewInternal.
 type Option func(*serverOptions)
@@ -98,6 +112,13 @@ type serverOptions struct {
 	metricsHandler http.Handler
 	bus            service.Bus
 	profiling      bool
+	accessLog      *accessLog
+}
+
+// WithAccessLog writes one JSON line per request to w (without it,
+// requests are not logged). w should buffer: it gets one Write per line.
+func WithAccessLog(w io.Writer) Option {
+	return func(o *serverOptions) { o.accessLog = newAccessLog(w) }
 }
 
 // WithProfiling serves net/http/pprof under /debug/pprof (internal API,
@@ -129,51 +150,97 @@ func options(opts []Option) serverOptions {
 }
 
 // observe logs one line per request and records its metrics. It logs the
-// path without the query string: GET clients put their key there.
-func observe(api string, m *Metrics, log *slog.Logger) echo.MiddlewareFunc {
+// path without the query string: GET clients put their key there. A panic
+// below it becomes a 500 with the stack in the log, never a dead process.
+func observe(api string, m *Metrics, acc *accessLog) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
-			c.Set(ctxAPI, api)
-			err := next(c)
-			if err != nil {
-				c.Error(err) // write the answer now, so its status is known
+			rc := reqCtxs.Get().(*reqCtx)
+			rc.Context, rc.ri = c, reqInfo{api: api}
+			ri := &rc.ri
+			if err := serve(next, rc); err != nil {
+				// Through rc, so the error handler records the outcome.
+				c.Echo().HTTPErrorHandler(err, rc)
 			}
 			took := time.Since(start)
-			version, _ := c.Get(ctxVersion).(string)
-			action, _ := c.Get(ctxAction).(string)
-			if action == "" {
-				action = c.Path() // the route template: bounded cardinality
-				if action == "" {
-					action = "unmatched"
+			if ri.action == "" {
+				ri.action = c.Path() // the route template: bounded cardinality
+				if ri.action == "" {
+					ri.action = "unmatched"
 				}
 			}
-			outcome, _ := c.Get(ctxOutcome).(string)
-			if outcome == "" {
-				outcome = "ok"
+			if ri.outcome == "" {
+				ri.outcome = "ok"
 			}
-			status := c.Response().Status
-			m.requests.WithLabelValues(api, version, action, outcome).Inc()
-			m.duration.WithLabelValues(api, version, action).Observe(took.Seconds())
-			attrs := []slog.Attr{
-				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
-				slog.String("api", api),
-				slog.String("method", c.Request().Method),
-				slog.String("path", c.Request().URL.Path),
-				slog.String("action", action),
-				slog.Int("status", status),
-				slog.String("outcome", outcome),
-				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
-				slog.String("remote_ip", remoteIP(c)),
+			if ri.ip == "" {
+				ri.ip = c.RealIP()
 			}
-			if version != "" {
-				attrs = append(attrs, slog.String("version", version))
-			}
-			if acct, ok := c.Get(ctxAccount).(uint64); ok {
-				attrs = append(attrs, slog.String("account_id", strconv.FormatUint(acct, 10)))
-			}
-			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
+			m.requests.WithLabelValues(api, ri.version, ri.action, ri.outcome).Inc()
+			m.duration.WithLabelValues(api, ri.version, ri.action).Observe(took.Seconds())
+			acc.write(start, took, c, ri)
+			rc.Context, rc.ri = nil, reqInfo{}
+			reqCtxs.Put(rc)
 			return nil
 		}
 	}
+}
+
+// serve runs next and turns a panic into an error (500, logged with its
+// stack by the error handler).
+func serve(next echo.HandlerFunc, c echo.Context) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			stack := debug.Stack()
+			err = fmt.Errorf("panic: %v\n%s", r, stack[:min(len(stack), 4096)])
+		}
+	}()
+	return next(c)
+}
+
+// requestID keeps a sane X-Request-Id (a proxy's) or makes one: a random
+// per-process prefix and a counter, unique across instances without a
+// crypto/rand read per request.
+func requestID() echo.MiddlewareFunc {
+	var seed [8]byte
+	_, _ = rand.Read(seed[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	prefix := hex.EncodeToString(seed[:])
+	var n atomic.Uint64
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			id := c.Request().Header.Get(echo.HeaderXRequestID)
+			if !saneRequestID(id) {
+				var b [32]byte
+				copy(b[:], prefix)
+				v := n.Add(1)
+				for i := 31; i >= 16; i-- {
+					b[i] = hexDigits[v&0xf]
+					v >>= 4
+				}
+				id = string(b[:])
+			}
+			c.Response().Header()[echo.HeaderXRequestID] = []string{id}
+			return next(c)
+		}
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// saneRequestID accepts 1–64 characters of [A-Za-z0-9._:-]: anything else
+// from a client is replaced, so the log carries no hostile bytes.
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"smmapi/service"
 )
@@ -34,7 +33,7 @@ type publicAPI struct {
 // NewPublic returns the public reseller API server.
 func NewPublic(a *service.Actions, lim Limiter, limits Limits, checks Checks, log *slog.Logger, opts ...Option) *echo.Echo {
 	o := options(opts)
-	e := newEcho("public", o.metrics, log)
+	e := newEcho("public", o, log)
 	e.HTTPErrorHandler = PublicErrorHandler(log)
 	p := &publicAPI{a: a, guard: &guard{lim: lim, limits: limits, log: log, m: o.metrics}}
 	// The action table: every public action and the adapter serving it.
@@ -57,16 +56,15 @@ func NewPublic(a *service.Actions, lim Limiter, limits Limits, checks Checks, lo
 	return e
 }
 
-func newEcho(api string, m *Metrics, log *slog.Logger) *echo.Echo {
+func newEcho(api string, o serverOptions, log *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(slog.NewLogLogger(log.Handler(), slog.LevelWarn).Writer())
 	// The peer address, never a header anyone can forge; the public API
 	// resolves trusted proxies itself.
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(middleware.RequestID())
-	e.Use(observe(api, m, log))
-	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}))
+	e.Use(requestID())
+	e.Use(observe(api, o.metrics, o.accessLog))
 	e.Use(requestTimeout(requestBudget))
 	return e
 }
@@ -79,8 +77,8 @@ func (p *publicAPI) dispatch(version int) echo.HandlerFunc {
 		req := c.Request()
 		ctx := req.Context()
 		ip := clientIP(req, p.guard.limits.TrustedProxies)
-		c.Set(ctxVersion, versions[version])
-		c.Set(ctxIP, ip)
+		ri := info(c)
+		ri.version, ri.ip = versions[version], ip
 		if err := p.guard.before(ctx, ip); err != nil {
 			return err
 		}
@@ -95,16 +93,16 @@ func (p *publicAPI) dispatch(version int) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		c.Set(ctxAccount, acct.UserID)
+		ri.account, ri.hasAccount = acct.UserID, true
 		if err := p.guard.after(ctx, acct); err != nil {
 			return err
 		}
 		run, ok := p.actions[ps["action"]]
 		if !ok {
-			c.Set(ctxAction, "unknown")
+			ri.action = "unknown"
 			return errIncorrectRequest
 		}
-		c.Set(ctxAction, ps["action"])
+		ri.action = ps["action"]
 		return run(c, request{version: version, acct: acct, p: ps})
 	}
 }
@@ -219,9 +217,10 @@ const requestBudget = 20 * time.Second
 func requestTimeout(d time.Duration) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
-			defer cancel()
-			c.SetRequest(c.Request().WithContext(ctx))
+			req := c.Request()
+			b := newBudget(req.Context(), time.Now().Add(d))
+			defer b.stop()
+			c.SetRequest(req.WithContext(b))
 			return next(c)
 		}
 	}

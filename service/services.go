@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"smmapi/model"
@@ -60,10 +61,12 @@ type Services struct {
 	bus     Bus // nil: no cache
 	now     Clock
 
-	mu      sync.Mutex // guards gen and bodies
+	mu      sync.Mutex // guards gen and the storing of bodies
 	buildMu sync.Mutex // one rebuild at a time: no stampede on expiry
 	gen     uint64
-	bodies  *catalogBodies
+	// bodies is read without the lock: every services and add request
+	// reads it, and a mutex there showed in the profile.
+	bodies atomic.Pointer[catalogBodies]
 }
 
 // NewServices returns a Services; with a nil bus nothing is cached.
@@ -76,7 +79,7 @@ func (s *Services) Invalidate(topic string) {
 	if topic == TopicCatalog || topic == TopicAll {
 		s.mu.Lock()
 		s.gen++
-		s.bodies = nil
+		s.bodies.Store(nil)
 		s.mu.Unlock()
 	}
 }
@@ -119,7 +122,7 @@ func (s *Services) load(ctx context.Context) (*catalogBodies, error) {
 	if cacheOn {
 		s.mu.Lock()
 		if gen == s.gen { // no invalidation raced the build
-			s.bodies = b
+			s.bodies.Store(b)
 		}
 		s.mu.Unlock()
 	}
@@ -128,10 +131,8 @@ func (s *Services) load(ctx context.Context) (*catalogBodies, error) {
 
 // cached returns the current answers when they may be served.
 func (s *Services) cached(cacheOn bool) *catalogBodies {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if cacheOn && s.bodies != nil && s.now().Before(s.bodies.exp) {
-		return s.bodies
+	if b := s.bodies.Load(); cacheOn && b != nil && s.now().Before(b.exp) {
+		return b
 	}
 	return nil
 }

@@ -45,6 +45,7 @@ type options struct {
 	bin           string
 	keep          bool
 	only          string
+	profile       string
 }
 
 func main() {
@@ -76,6 +77,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.out, "out", "", "also write the table as markdown to this file")
 	fs.StringVar(&o.bin, "bin", "", "use this smmapi binary instead of building one")
 	fs.StringVar(&o.only, "only", "", "run only the scenarios whose names contain one of these comma-separated words (\"status\", \"add\", \"services\", \"balance\")")
+	fs.StringVar(&o.profile, "profile", "", "after each scenario, load smmapi alone for -duration more while taking a CPU profile into this folder (<scenario>.pprof)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the MySQL database and the temporary folder (logs, SQLite file) afterwards")
 	serve := fs.Bool("serve-bare", false, "internal: serve the ceiling server")
 	bareDSN := fs.String("bare-dsn", "", "internal: the ceiling server's DSN")
@@ -370,6 +372,11 @@ func (h *harness) runScenarios(ctx context.Context, rep *report, list []scenario
 		rows = append(rows, r)
 		if err != nil {
 			return rows, err
+		}
+		if h.o.profile != "" {
+			if err := h.profile(ctx, s.smm); err != nil {
+				return rows, err
+			}
 		}
 		if s.also != nil {
 			rep.extra = append(rep.extra, h.measure(ctx, *s.also))
