@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"smmapi/service"
 )
@@ -26,21 +27,20 @@ var errIncorrectRequest = service.Errorf(service.ErrInvalid, service.MsgIncorrec
 // (form, multipart or JSON). Malformed input is "Incorrect request";
 // a body over the limit is errBodyTooLarge.
 func parseParams(r *http.Request) (params, error) {
-	p := params{}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
+	p := make(params, 8)
+	if parseForm(r.URL.RawQuery, p) != nil {
 		return nil, errIncorrectRequest
-	}
-	for k, v := range q {
-		p[k] = v[0]
 	}
 	if r.Body == nil || r.Body == http.NoBody {
 		return p, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
+	buf := bodyBufs.Get().(*bytes.Buffer)
+	defer putBodyBuf(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
 		return nil, errIncorrectRequest
 	}
+	body := buf.Bytes() // only read from: every value is copied out
 	if len(body) > maxBody {
 		return nil, errBodyTooLarge
 	}
@@ -48,22 +48,27 @@ func parseParams(r *http.Request) (params, error) {
 		return p, nil
 	}
 	ct := r.Header.Get("Content-Type")
-	mt, mp, err := mime.ParseMediaType(ct)
-	if ct == "" {
-		// curl and PHP send form bodies; a missing type is read as one.
-		mt, err = "application/x-www-form-urlencoded", nil
-	}
-	if err != nil {
-		return nil, errIncorrectRequest
+	mt, mp := "application/x-www-form-urlencoded", map[string]string(nil)
+	// curl and PHP send form bodies; a missing type is read as one, and
+	// the plain form type needs no parsing.
+	if ct != "" && ct != mt {
+		var err error
+		if mt, mp, err = mime.ParseMediaType(ct); err != nil {
+			return nil, errIncorrectRequest
+		}
 	}
 	switch {
 	case mt == "application/x-www-form-urlencoded":
-		f, err := url.ParseQuery(string(body))
-		if err != nil {
+		// The body's values win over the query string's.
+		dst := p
+		if len(p) > 0 {
+			dst = make(params, 8)
+		}
+		if parseForm(string(body), dst) != nil {
 			return nil, errIncorrectRequest
 		}
-		for k, v := range f {
-			p[k] = v[0]
+		for k, v := range dst {
+			p[k] = v
 		}
 	case mt == "multipart/form-data":
 		if mp["boundary"] == "" {
@@ -85,6 +90,61 @@ func parseParams(r *http.Request) (params, error) {
 		return nil, errIncorrectRequest
 	}
 	return p, nil
+}
+
+// bodyBufs are reused request-body buffers; one that grew past 64 KiB
+// (long comments) is let go rather than kept.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBodyBuf(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 {
+		bodyBufs.Put(b)
+	}
+}
+
+// maxFormParams is net/url's own limit on a query's parameters.
+const maxFormParams = 10000
+
+// parseForm reads a URL-encoded form into p as url.ParseQuery does (same
+// errors, same unescaping), keeping each name's first value, without the
+// []string per name that url.Values costs.
+func parseForm(s string, p params) error {
+	if strings.Count(s, "&") >= maxFormParams {
+		return errors.New("too many parameters")
+	}
+	var first error
+	for s != "" {
+		var part string
+		part, s, _ = strings.Cut(s, "&")
+		if strings.Contains(part, ";") {
+			if first == nil {
+				first = errors.New("invalid semicolon separator in query")
+			}
+			continue
+		}
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		v, err = url.QueryUnescape(v)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		if _, seen := p[k]; !seen {
+			p[k] = v
+		}
+	}
+	return first
 }
 
 // parseJSON flattens a JSON object into p. Strings and numbers are taken as

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -51,6 +52,35 @@ func FuzzParseParams(f *testing.F) {
 		}
 		if p == nil {
 			t.Fatal("nil params without error")
+		}
+	})
+}
+
+// parseForm must read a form exactly as url.ParseQuery does (first value
+// of each name, same errors).
+func FuzzParseForm(f *testing.F) {
+	for _, s := range []string{"", "a=1&b=2", "a=1&a=2", "a", "a=", "=v", "&&a=1&&", "a=%zz&b=2", "%zz=1", "a;b=1",
+		"a=1;b=2", "a=%2B+b%20c", "k%3Dx=v%26w", "a=1&" + strings.Repeat("&", 10001), strings.Repeat("x=1&", 9999) + "y=2",
+		strings.Repeat("x=1&", 10000) + "y=2", "ü=%C3%BC", "a=%", "a=%4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, werr := url.ParseQuery(s)
+		got := params{}
+		gerr := parseForm(s, got)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("%q: parseForm error %v, url.ParseQuery error %v", s, gerr, werr)
+		}
+		if werr != nil {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d names, want %d", s, len(got), len(want))
+		}
+		for k, v := range want {
+			if got[k] != v[0] {
+				t.Fatalf("%q: %q = %q, want %q", s, k, got[k], v[0])
+			}
 		}
 	})
 }
@@ -104,5 +134,36 @@ func TestClientIP(t *testing.T) {
 	}
 	if _, err := ParseCIDRs("10.0.0.0/33"); err == nil {
 		t.Error("bad CIDR accepted")
+	}
+}
+
+// The body's values win over the query string's; within each, the first.
+func TestParseParamsPrecedence(t *testing.T) {
+	for _, tc := range []struct {
+		query, contentType, body string
+		want                     map[string]string
+	}{
+		{"a=1&b=2", "application/x-www-form-urlencoded", "b=3&b=4&c=5", map[string]string{"a": "1", "b": "3", "c": "5"}},
+		{"a=1&a=9", "", "", map[string]string{"a": "1"}},
+		{"", "", "x=1&x=2", map[string]string{"x": "1"}},
+		{"k=q", "application/x-www-form-urlencoded; charset=utf-8", "k=b", map[string]string{"k": "b"}},
+		{"k=q", "application/json", `{"k":"b","n":5}`, map[string]string{"k": "b", "n": "5"}},
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/api/v2?"+tc.query, strings.NewReader(tc.body))
+		if tc.contentType != "" {
+			req.Header.Set("Content-Type", tc.contentType)
+		}
+		p, err := parseParams(req)
+		if err != nil {
+			t.Fatalf("%+v: %v", tc, err)
+		}
+		if len(p) != len(tc.want) {
+			t.Errorf("%+v: got %v", tc, p)
+		}
+		for k, v := range tc.want {
+			if p[k] != v {
+				t.Errorf("%+v: %s = %q, want %q (all: %v)", tc, k, p[k], v, p)
+			}
+		}
 	}
 }
