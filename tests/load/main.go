@@ -46,6 +46,7 @@ type options struct {
 	keep          bool
 	only          string
 	profile       string
+	bufferPool    string
 }
 
 func main() {
@@ -77,6 +78,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.out, "out", "", "also write the table as markdown to this file")
 	fs.StringVar(&o.bin, "bin", "", "use this smmapi binary instead of building one")
 	fs.StringVar(&o.only, "only", "", "run only the scenarios whose names contain one of these comma-separated words (\"status\", \"add\", \"services\", \"balance\")")
+	fs.StringVar(&o.bufferPool, "buffer-pool", "", "MySQL: raise innodb_buffer_pool_size to this (e.g. 2G) for the run, as a production server sized to its data would be, and restore it afterwards (default: 2G with -scaling, else unchanged)")
 	fs.StringVar(&o.profile, "profile", "", "after each scenario, load smmapi alone for -duration more while taking a CPU profile into this folder (<scenario>.pprof)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the MySQL database and the temporary folder (logs, SQLite file) afterwards")
 	serve := fs.Bool("serve-bare", false, "internal: serve the ceiling server")
@@ -87,6 +89,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *serve {
 		return runBare(o.backend, *bareDSN, *bareBody, 32)
+	}
+	if o.scaling && o.bufferPool == "" {
+		o.bufferPool = "2G"
 	}
 	if o.smoke {
 		set := map[string]bool{}
