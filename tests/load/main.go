@@ -197,6 +197,9 @@ func (m measured) failed() int64 { return m.fail + m.warmFail }
 // bodies builds the request forms of every scenario.
 type bodies struct {
 	h *harness
+	// span, when set, limits status to the first span history orders:
+	// the scaling run's "same orders" rows poll the phase-1 orders again.
+	span uint64
 }
 
 func formOf(kv ...string) string {
@@ -212,7 +215,11 @@ func formOf(kv ...string) string {
 
 // history returns a random existing order of the history account.
 func (b *bodies) history() string {
-	return b.h.ids62.id(mrand.Uint64N(b.h.seeded))
+	n := b.h.seeded
+	if b.span > 0 {
+		n = min(n, b.span)
+	}
+	return b.h.ids62.id(mrand.Uint64N(n))
 }
 
 // status1 forms one-ID status; bare adds the owner for the ceiling.
@@ -306,7 +313,8 @@ type row struct {
 	ceilName string
 	ceil     measured
 	target   float64
-	rss      int64 // smmapi's VmHWM after this scenario
+	rss      int64  // smmapi's VmHWM after this scenario
+	baseName string // scaling: the phase-1 row it compares with, when not its own name
 }
 
 func (r row) ratio() float64 {
@@ -357,6 +365,7 @@ type scenario struct {
 	want     float64
 	hot      bool    // add on the hot account: check its money afterwards
 	also     *target // another ceiling, measured right after, for the notes
+	baseName string  // scaling: compare with this phase-1 scenario
 }
 
 // runScenarios measures each scenario beside its ceiling.
@@ -374,6 +383,7 @@ func (h *harness) runScenarios(ctx context.Context, rep *report, list []scenario
 			}
 		}
 		r, err := h.pair(ctx, s.name, s.smm, s.ceilName, s.ceil, s.want)
+		r.baseName = s.baseName
 		rows = append(rows, r)
 		if err != nil {
 			return rows, err
@@ -469,9 +479,21 @@ func (h *harness) fullRun(ctx context.Context) (*report, error) {
 // at -scaling-orders, and compares each with itself.
 func (h *harness) scalingRun(ctx context.Context) (*report, error) {
 	rep := &report{h: h, scaling: true, title: fmt.Sprintf("smmapi scaling: %s, 0 → %d existing orders", h.driver, h.o.scalingOrders)}
-	phase := func() ([]row, error) {
+	phase := func(second bool) ([]row, error) {
 		b := &bodies{h: h}
 		list := append(h.statusScenarios(b, "status-1 select", "/status1", 0.85), h.addScenarios(b)...)
+		if second {
+			// The same 1000 orders as phase 1, now among a million: what
+			// the table's size costs, apart from the polled set's.
+			same := h.statusScenarios(&bodies{h: h, span: 1000}, "status-1 select", "/status1", 0.85)
+			for i := range same {
+				same[i].baseName = same[i].name
+				same[i].name += ", same 1000 orders"
+				same[i].smm.name += ", same 1000 orders"
+				same[i].ceil.name += ", same 1000 orders"
+			}
+			list = append(list, same...)
+		}
 		for i := range list {
 			list[i].want = 0.85
 		}
@@ -485,7 +507,7 @@ func (h *harness) scalingRun(ctx context.Context) (*report, error) {
 	step("phase 1: %d existing orders", n0)
 	rep.setupRSS, _ = h.smm.peakRSS()
 	var err error
-	if rep.rows, err = phase(); err != nil {
+	if rep.rows, err = phase(false); err != nil {
 		return nil, err
 	}
 	if err := h.seedOrders(ctx, uint64(h.o.scalingOrders)); err != nil {
@@ -493,7 +515,7 @@ func (h *harness) scalingRun(ctx context.Context) (*report, error) {
 	}
 	n1, _ := h.countOrders(ctx)
 	step("phase 2: %d existing orders", n1)
-	if rep.rows2, err = phase(); err != nil {
+	if rep.rows2, err = phase(true); err != nil {
 		return nil, err
 	}
 	rep.phases = [2]int64{n0, n1}

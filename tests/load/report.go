@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -84,10 +85,18 @@ func (r *report) String() string {
 	if r.scaling {
 		t := table{head: []string{"scenario", fmt.Sprintf("req/s at %d orders", r.phases[0]), "p99",
 			fmt.Sprintf("req/s at %d orders", r.phases[1]), "p99", "ratio", "target", "met?", "ceiling ratio"}}
-		for i, a := range r.rows {
-			z := r.rows2[i]
+		for _, z := range r.rows2 {
+			base := z.baseName
+			if base == "" {
+				base = z.name
+			}
+			i := slices.IndexFunc(r.rows, func(a row) bool { return a.name == base })
+			if i < 0 {
+				continue
+			}
+			a := r.rows[i]
 			ratio := z.smm.rps / max(a.smm.rps, 1e-9)
-			t.add(a.name, fmt.Sprintf("%.0f", a.smm.rps), ms(a.smm.p99), fmt.Sprintf("%.0f", z.smm.rps), ms(z.smm.p99),
+			t.add(z.name, fmt.Sprintf("%.0f", a.smm.rps), ms(a.smm.p99), fmt.Sprintf("%.0f", z.smm.rps), ms(z.smm.p99),
 				fmt.Sprintf("%.2f", ratio), fmt.Sprintf("≥ %.2f", a.target), yesNo(ratio >= a.target),
 				fmt.Sprintf("%.2f (%s)", z.ceil.rps/max(a.ceil.rps, 1e-9), a.ceilName))
 		}
