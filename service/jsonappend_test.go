@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"testing"
 
 	"smmapi/model"
@@ -35,7 +36,13 @@ func reflectiveList(t *testing.T, l StatusList) []byte {
 		b.WriteByte(':')
 		var v any = ItemError{Error: e.Error}
 		if o := e.Order; o != nil {
-			v = reflectiveStatus{o.Charge.String(), o.StartCount, o.Status, o.Remains, o.Currency, o.Runs}
+			r := reflectiveStatus{o.Charge.String(), strconv.FormatInt(o.StartCount, 10), o.Status,
+				strconv.FormatInt(o.Remains, 10), o.Currency, nil}
+			if o.HasRuns {
+				runs := strconv.FormatInt(o.Runs, 10)
+				r.Runs = &runs
+			}
+			v = r
 		}
 		j, err := json.Marshal(v)
 		if err != nil {
@@ -48,13 +55,14 @@ func reflectiveList(t *testing.T, l StatusList) []byte {
 }
 
 func TestStatusAppendJSONMatchesEncodingJSON(t *testing.T) {
-	runs := "7"
 	odd := []string{"", "12", "<", ">", "&", "\"", "\\", "\x7f", "\x01", "\u00e9", "abc", `a"b`, `a\b`, "<script>&", "tab\tnew\nline\r", "\x00\x1f\x7f",
 		"é中文", "\u2028\u2029", "\xff\xfe bad utf8", "emoji 😀", strings1000()}
 	for _, s := range odd {
-		for _, m := range []model.Money{0, 1, -1, 85000, 12345678901234} {
-			o := &OrderStatus{Charge: m, StartCount: s, Status: "In progress", Remains: s, Currency: s}
-			l := StatusList{{ID: s, Order: o}, {ID: s + "x", Error: s}, {ID: "9", Order: &OrderStatus{Charge: m, Status: s, Currency: "CNY", Runs: &runs}}}
+		for i, m := range []model.Money{0, 1, -1, 85000, 12345678901234} {
+			n := []int64{0, 1, -1, 1000000, 9223372036854775807}[i]
+			o := &OrderStatus{Charge: m, StartCount: n, Status: "In progress", Remains: -n, Currency: s}
+			l := StatusList{{ID: s, Order: o}, {ID: s + "x", Error: s},
+				{ID: "9", Order: &OrderStatus{Charge: m, StartCount: n, Status: s, Currency: "CNY", HasRuns: true, Runs: n}}}
 			want := reflectiveList(t, l)
 			if got := l.AppendJSON(nil); !bytes.Equal(got, want) {
 				t.Fatalf("list %q:\n got %s\nwant %s", s, got, want)
@@ -63,7 +71,7 @@ func TestStatusAppendJSONMatchesEncodingJSON(t *testing.T) {
 			if err != nil || !bytes.Equal(j, want) {
 				t.Fatalf("json.Marshal(list %q) = %s, %v; want %s", s, j, err, want)
 			}
-			wantOne, _ := json.Marshal(reflectiveStatus{m.String(), s, "In progress", s, s, nil})
+			wantOne, _ := json.Marshal(reflectiveStatus{m.String(), strconv.FormatInt(n, 10), "In progress", strconv.FormatInt(-n, 10), s, nil})
 			if got := o.AppendJSON([]byte("prefix")); !bytes.Equal(got, append([]byte("prefix"), wantOne...)) {
 				t.Fatalf("one %q: got %s want %s", s, got, wantOne)
 			}

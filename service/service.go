@@ -180,6 +180,9 @@ type OrderStore interface {
 	PlaceOrder(ctx context.Context, o *model.Order, newID func() (string, error)) error
 	// UserOrders returns the user's orders among publicIDs, in one query.
 	UserOrders(ctx context.Context, userID uint64, publicIDs []string) ([]model.Order, error)
+	// OrderStates returns the status columns of the user's orders among
+	// publicIDs, in one query.
+	OrderStates(ctx context.Context, userID uint64, publicIDs []string) ([]model.OrderState, error)
 }
 
 // TicketStore stores refill and cancel tickets.

@@ -14,13 +14,16 @@ import (
 )
 
 // OrderStatus is one order's status as the public API shows it.
+// The counts are numbers here and strings on the wire; runs appears only on
+// drip-feed orders (HasRuns).
 type OrderStatus struct {
-	Charge     model.Money `json:"charge"`
-	StartCount string      `json:"start_count"`
-	Status     string      `json:"status"`
-	Remains    string      `json:"remains"`
-	Currency   string      `json:"currency"`
-	Runs       *string     `json:"runs,omitempty"`
+	Charge     model.Money
+	StartCount int64
+	Status     string
+	Remains    int64
+	Currency   string
+	HasRuns    bool
+	Runs       int64
 }
 
 // StatusEntry is one ID of a multi-status answer: Order or Error is set.
@@ -65,17 +68,18 @@ func (s OrderStatus) MarshalJSON() ([]byte, error) { return s.AppendJSON(nil), n
 func (s OrderStatus) AppendJSON(b []byte) []byte {
 	b = append(b, `{"charge":"`...)
 	b = s.Charge.AppendText(b)
-	b = append(b, `","start_count":`...)
-	b = AppendJSONString(b, s.StartCount)
-	b = append(b, `,"status":`...)
+	b = append(b, `","start_count":"`...)
+	b = strconv.AppendInt(b, s.StartCount, 10)
+	b = append(b, `","status":`...)
 	b = AppendJSONString(b, s.Status)
-	b = append(b, `,"remains":`...)
-	b = AppendJSONString(b, s.Remains)
-	b = append(b, `,"currency":`...)
+	b = append(b, `,"remains":"`...)
+	b = strconv.AppendInt(b, s.Remains, 10)
+	b = append(b, `","currency":`...)
 	b = AppendJSONString(b, s.Currency)
-	if s.Runs != nil {
-		b = append(b, `,"runs":`...)
-		b = AppendJSONString(b, *s.Runs)
+	if s.HasRuns {
+		b = append(b, `,"runs":"`...)
+		b = strconv.AppendInt(b, s.Runs, 10)
+		b = append(b, '"')
 	}
 	return append(b, '}')
 }
@@ -119,41 +123,40 @@ func (s *Status) lookup(ctx context.Context, acct Account, ids []string) (Status
 			query = append(query, id)
 		}
 	}
-	byID := map[string]model.Order{}
+	var rows []model.OrderState
 	if len(query) > 0 {
-		rows, err := s.orders.UserOrders(ctx, acct.UserID, query)
-		if err != nil {
+		var err error
+		if rows, err = s.orders.OrderStates(ctx, acct.UserID, query); err != nil {
 			return nil, fmt.Errorf("status: %w", err)
 		}
-		for _, o := range rows {
-			byID[o.PublicID] = o
-		}
+	}
+	at := make(map[string]int, len(rows))
+	for i, o := range rows {
+		at[o.PublicID] = i
 	}
 	out := make(StatusList, len(ids))
+	views := make([]OrderStatus, len(rows)) // one allocation for every found order
 	for i, id := range ids {
 		out[i].ID = id
-		o, ok := byID[id]
+		j, ok := at[id]
 		if !ok {
 			out[i].Error = MsgIncorrectOrder
 			continue
 		}
-		st := s.view(o)
-		out[i].Order = &st
+		views[j] = s.view(rows[j])
+		out[i].Order = &views[j]
 	}
 	return out, nil
 }
 
-func (s *Status) view(o model.Order) OrderStatus {
-	st := OrderStatus{
+func (s *Status) view(o model.OrderState) OrderStatus {
+	return OrderStatus{
 		Charge:     o.Charge - o.Refunded,
-		StartCount: strconv.FormatInt(o.StartCount, 10),
+		StartCount: o.StartCount,
 		Status:     o.Status,
-		Remains:    strconv.FormatInt(o.Remains, 10),
+		Remains:    o.Remains,
 		Currency:   s.currency,
+		HasRuns:    o.Runs > 0,
+		Runs:       o.RunsDone,
 	}
-	if o.Runs > 0 {
-		r := strconv.FormatInt(o.RunsDone, 10)
-		st.Runs = &r
-	}
-	return st
 }
