@@ -41,9 +41,9 @@ func NewBalance(users UserStore, currency string) *Balance {
 
 // Do returns the caller's balance.
 func (b *Balance) Do(ctx context.Context, acct Account) (BalanceResult, error) {
-	u, err := b.users.User(ctx, acct.UserID)
+	bal, err := b.users.Balance(ctx, acct.UserID)
 	if err != nil {
 		return BalanceResult{}, fmt.Errorf("balance: user %d: %w", acct.UserID, err)
 	}
-	return BalanceResult{Balance: u.Balance, Currency: b.currency}, nil
+	return BalanceResult{Balance: bal, Currency: b.currency}, nil
 }

@@ -112,6 +112,8 @@ type SiteStore interface {
 type UserStore interface {
 	CreateUser(ctx context.Context, u *model.User) error
 	User(ctx context.Context, id uint64) (model.User, error)
+	// Balance reads one account's balance alone (the balance action).
+	Balance(ctx context.Context, id uint64) (model.Money, error)
 	// ListUsers returns users with ID > after, ascending.
 	ListUsers(ctx context.Context, after uint64, limit int) ([]model.User, error)
 	// UpdateUser sets an account's settings; nil fields stay.

@@ -73,7 +73,7 @@ func (db *DB) Keys(ctx context.Context, userID uint64) ([]model.APIKey, error) {
 // KeyByHash finds the key with hash and its owner's state, in one query.
 func (db *DB) KeyByHash(ctx context.Context, hash string) (service.KeyOwner, error) {
 	var o service.KeyOwner
-	res := db.g.WithContext(ctx).Raw(`SELECT k.id AS key_id, k.user_id, k.site_id, k.last_used_at, u.disabled AS user_disabled,
+	res := db.r.WithContext(ctx).Raw(`SELECT k.id AS key_id, k.user_id, k.site_id, k.last_used_at, u.disabled AS user_disabled,
 		u.order_id_format FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?`, hash).Scan(&o)
 	if res.Error != nil {
 		return o, dbErr(res.Error, "api key")

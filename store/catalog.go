@@ -57,7 +57,7 @@ func (db *DB) ListServices(ctx context.Context, after uint64, limit int) ([]mode
 // EnabledServices returns the public catalog by category then ID.
 func (db *DB) EnabledServices(ctx context.Context) ([]model.Service, error) {
 	var ss []model.Service
-	err := db.g.WithContext(ctx).Where("enabled = ?", true).Order("category, id").Find(&ss).Error
+	err := db.r.WithContext(ctx).Where("enabled = ?", true).Order("category, id").Find(&ss).Error
 	return ss, dbErr(err, "service")
 }
 

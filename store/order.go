@@ -75,7 +75,7 @@ func (db *DB) UserOrders(ctx context.Context, userID uint64, publicIDs []string)
 	// Only the columns status, refill and cancel read, scanned by hand: the
 	// profile of a 100-ID status showed 37% of CPU in GORM scanning whole
 	// rows (texts, times) by reflection.
-	rows, err := db.g.WithContext(ctx).Raw(`SELECT id, public_id, user_id, service_id, charge, refunded, start_count,
+	rows, err := db.r.WithContext(ctx).Raw(`SELECT id, public_id, user_id, service_id, charge, refunded, start_count,
 		remains, status, runs, runs_done, finished_at FROM orders WHERE public_id IN ?`, publicIDs).Rows()
 	if err != nil {
 		return nil, dbErr(err, "order")
@@ -113,7 +113,7 @@ func (db *DB) UserOrders(ctx context.Context, userID uint64, publicIDs []string)
 // hundred small allocations, not a whole model.Order each. As UserOrders,
 // it asks by public_id alone and checks the owner here.
 func (db *DB) OrderStates(ctx context.Context, userID uint64, publicIDs []string) ([]model.OrderState, error) {
-	rows, err := db.g.WithContext(ctx).Raw(`SELECT public_id, user_id, charge, refunded, start_count, remains,
+	rows, err := db.r.WithContext(ctx).Raw(`SELECT public_id, user_id, charge, refunded, start_count, remains,
 		status, runs, runs_done FROM orders WHERE public_id IN ?`, publicIDs).Rows()
 	if err != nil {
 		return nil, dbErr(err, "order")

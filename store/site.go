@@ -56,7 +56,7 @@ func (db *DB) SiteIDByHost(ctx context.Context, host string) (uint64, error) {
 		return MainSiteID, nil
 	}
 	var ids []uint64
-	if err := db.g.WithContext(ctx).Model(&model.SiteDomain{}).Where("domain = ?", host).Limit(1).Pluck("site_id", &ids).Error; err != nil {
+	if err := db.r.WithContext(ctx).Model(&model.SiteDomain{}).Where("domain = ?", host).Limit(1).Pluck("site_id", &ids).Error; err != nil {
 		return 0, dbErr(err, "site")
 	}
 	if len(ids) == 0 {

@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
 
 	"smmapi/model"
 	"smmapi/service"
@@ -161,5 +163,48 @@ func TestPlaceOrderRetriesIDCollision(t *testing.T) {
 				t.Fatalf("ledger has %d rows, want 3", len(rows))
 			}
 		})
+	}
+}
+
+// On SQLite the hot reads run on their own read-only connections: an open
+// write transaction neither blocks them nor shows them its uncommitted
+// changes, and a committed write is visible to the next read.
+func TestSQLiteReadersBesideWriter(t *testing.T) {
+	ctx := context.Background()
+	db := mustDBs(t)[SQLite]
+	u := model.User{Username: "r"}
+	if err := db.CreateUser(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	inTx, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- db.g.Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec("UPDATE users SET balance = 70000 WHERE id = ?", u.ID).Error; err != nil {
+				return err
+			}
+			close(inTx)
+			<-release
+			return nil
+		})
+	}()
+	<-inTx
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	got, err := db.User(rctx, u.ID)
+	cancel()
+	if err != nil {
+		t.Fatalf("read while a write transaction is open: %v (readers queue behind the writer)", err)
+	}
+	if got.Balance != 0 {
+		t.Fatalf("read saw the uncommitted balance %s", got.Balance)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, err = db.User(ctx, u.ID); err != nil || got.Balance != 70000 {
+		t.Fatalf("after commit: balance %s, %v; want 7.0000", got.Balance, err)
+	}
+	if err := db.r.Exec("UPDATE users SET balance = 1 WHERE id = ?", u.ID).Error; err == nil {
+		t.Fatal("the read pool accepted a write")
 	}
 }

@@ -18,6 +18,6 @@ func (db *DB) OpenTicket(ctx context.Context, t *model.Ticket) error {
 // UserTickets returns the user's tickets of type typ among ids.
 func (db *DB) UserTickets(ctx context.Context, userID uint64, typ string, ids []uint64) ([]model.Ticket, error) {
 	var ts []model.Ticket
-	err := db.g.WithContext(ctx).Where("user_id = ? AND type = ? AND id IN ?", userID, typ, ids).Find(&ts).Error
+	err := db.r.WithContext(ctx).Where("user_id = ? AND type = ? AND id IN ?", userID, typ, ids).Find(&ts).Error
 	return ts, dbErr(err, "ticket")
 }
