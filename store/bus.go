@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,10 +74,60 @@ func NewRedisBus(rdb redis.UniversalClient, prefix string, log *slog.Logger) *Re
 	return &RedisBus{rdb: rdb, channel: prefix + "events", log: log}
 }
 
-// Publish delivers topic here at once and to the other instances.
+// Publish delivers topic here at once and to the other instances, and
+// returns once every instance that received it has dropped its caches
+// (each acknowledges on a list the publisher waits on), so that when the
+// admin hears "done" no instance serves the old state. An instance that
+// does not confirm within ackWait is logged and left to its cache TTL.
 func (b *RedisBus) Publish(ctx context.Context, topic string) error {
 	b.deliver(topic)
-	return b.rdb.Publish(ctx, b.channel, topic).Err()
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	ack := b.channel + ":ack:" + hex.EncodeToString(id[:])
+	n, err := b.rdb.Publish(ctx, b.channel, topic+"|"+ack).Result()
+	if err != nil {
+		return err
+	}
+	defer b.rdb.Del(context.WithoutCancel(ctx), ack)
+	deadline := time.Now().Add(ackWait)
+	for got := int64(0); got < n; {
+		left := time.Until(deadline)
+		if left <= 0 {
+			b.log.Warn("cache invalidation not confirmed by every instance", "topic", topic, "confirmed", got, "receivers", n)
+			return nil
+		}
+		// BLPOP waits in whole seconds; the deadline above bounds the total.
+		switch err := b.rdb.BLPop(ctx, max(left, time.Second), ack).Err(); {
+		case err == nil:
+			got++
+		case !errors.Is(err, redis.Nil): // redis.Nil: timed out, the deadline decides
+			return err
+		}
+	}
+	return nil
+}
+
+// ackWait bounds how long Publish waits for the instances' confirmations.
+const ackWait = 2 * time.Second
+
+// receive handles one event: deliver it, then confirm to the publisher.
+func (b *RedisBus) receive(ctx context.Context, payload string) {
+	topic, ack, _ := strings.Cut(payload, "|")
+	switch topic {
+	case service.TopicKeys, service.TopicCatalog, service.TopicAll:
+	default:
+		topic = service.TopicAll // unknown (a newer instance's): drop everything
+	}
+	b.deliver(topic)
+	if ack == "" {
+		return
+	}
+	pipe := b.rdb.Pipeline()
+	pipe.RPush(ctx, ack, "1")
+	pipe.Expire(ctx, ack, time.Minute)
+	if _, err := pipe.Exec(ctx); err != nil {
+		b.log.Warn("confirm cache invalidation", "topic", topic, "err", err)
+	}
 }
 
 // Live reports whether the subscription is up.
@@ -109,7 +162,7 @@ func (b *RedisBus) Run(ctx context.Context) {
 				b.deliver(service.TopicAll)
 			}
 		case *redis.Message:
-			b.deliver(m.Payload)
+			b.receive(ctx, m.Payload)
 		}
 	}
 	b.live.Store(false)
