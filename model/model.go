@@ -151,11 +151,11 @@ const (
 type Order struct {
 	ID        uint64 `gorm:"primaryKey"`
 	PublicID  string `gorm:"size:16;not null;uniqueIndex"`
-	UserID    uint64 `gorm:"not null;index:idx_orders_user_service_link,priority:1;index:idx_orders_user_id,priority:1;uniqueIndex:idx_orders_live_link,priority:1"`
+	UserID    uint64 `gorm:"not null;index:idx_orders_user_id,priority:1;uniqueIndex:idx_orders_live_link,priority:1"`
 	SiteID    uint64 `gorm:"not null;index"`
-	ServiceID uint64 `gorm:"not null;index:idx_orders_user_service_link,priority:2;index;uniqueIndex:idx_orders_live_link,priority:2"`
+	ServiceID uint64 `gorm:"not null;index;uniqueIndex:idx_orders_live_link,priority:2"`
 	Link      string `gorm:"size:1024;not null;default:''"`
-	LinkHash  string `gorm:"size:64;not null;default:'';index:idx_orders_user_service_link,priority:3"`
+	LinkHash  string `gorm:"size:64;not null;default:''"`
 	// LiveLink is LinkHash while the order is not final (and the duplicate
 	// link guard is on), NULL after: its unique index allows one live order
 	// per account, service and link, enforced by the database itself.

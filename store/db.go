@@ -197,6 +197,16 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := tx.AutoMigrate(model.All()...); err != nil {
 			return err
 		}
+		// Indexes no query uses any more cost a B-tree write per order:
+		// the (user, service, link hash) guard was replaced by the unique
+		// live-link index, and its user prefix is idx_orders_user_id.
+		for _, idx := range []string{"idx_orders_user_service_link"} {
+			if tx.Migrator().HasIndex(&model.Order{}, idx) {
+				if err := tx.Migrator().DropIndex(&model.Order{}, idx); err != nil {
+					return err
+				}
+			}
+		}
 		main := model.Site{ID: MainSiteID, Name: "Main", IsMain: true}
 		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&main).Error
 	}
