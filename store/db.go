@@ -57,7 +57,7 @@ type Options struct {
 // site exists.
 func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (*DB, error) {
 	cfg := &gorm.Config{
-		PrepareStmtMaxSize: 512, PrepareStmtTTL: time.Hour, // where statements are prepared (SQLite)
+		PrepareStmtMaxSize: 512, PrepareStmtTTL: time.Hour, // the SQLite read pool prepares
 		Logger:                                   logger.Default.LogMode(logger.Silent),
 		TranslateError:                           true,
 		DisableForeignKeyConstraintWhenMigrating: true,
@@ -108,12 +108,6 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 		sqlDB.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	if drv == SQLite {
-		// The writer too prepares each statement once (after the
-		// migration, whose DDL need not be cached).
-		db.g = g.Session(&gorm.Session{PrepareStmt: true})
-		db.r = db.g
-	}
 	if drv == SQLite && !sqliteInMemory(dsn) { // a second connection to memory is another database
 		if db.r, err = openSQLiteReaders(dsn, cfg); err != nil {
 			sqlDB.Close()
@@ -130,6 +124,9 @@ func openSQLiteReaders(dsn string, cfg *gorm.Config) (*gorm.DB, error) {
 	rc := *cfg
 	// Statements prepared once per connection: the SQL parser was a
 	// quarter of a read's CPU (the pure-Go SQLite prepares every query).
+	// Not on the one-connection writer: GORM's statement cache locks while
+	// it waits for a connection, and a transaction holding the only one
+	// then waits for that lock to prepare (a deadlock seen in the suite).
 	rc.PrepareStmt = true
 	r, err := gorm.Open(sqlite.Open(sqliteDSN(dsn)+"&_pragma=query_only(1)"), &rc)
 	if err != nil {
