@@ -186,7 +186,7 @@ type Order struct {
 	NextAt          *time.Time `gorm:"index:idx_orders_forward,priority:2"`
 	Attempts        int64      `gorm:"not null;default:0"`
 	LastError       string     `gorm:"size:512;not null;default:''"`
-	ClaimToken      string     `gorm:"size:32;not null;default:'';index"`
+	ClaimToken      string     `gorm:"size:32;not null;default:''"` // read only with "id IN …": no index
 	ClaimUntil      *time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time

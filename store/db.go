@@ -194,10 +194,12 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := tx.AutoMigrate(model.All()...); err != nil {
 			return err
 		}
-		// Indexes no query uses any more cost a B-tree write per order:
-		// the (user, service, link hash) guard was replaced by the unique
-		// live-link index, and its user prefix is idx_orders_user_id.
-		for _, idx := range []string{"idx_orders_user_service_link"} {
+		// Indexes no query uses cost a B-tree write per order: the (user,
+		// service, link hash) guard was replaced by the unique live-link
+		// index (its user prefix is idx_orders_user_id), and claim tokens
+		// are only read with "id IN …", by primary key (yet every claim
+		// rewrote that index).
+		for _, idx := range []string{"idx_orders_user_service_link", "idx_orders_claim_token"} {
 			if tx.Migrator().HasIndex(&model.Order{}, idx) {
 				if err := tx.Migrator().DropIndex(&model.Order{}, idx); err != nil {
 					return err
