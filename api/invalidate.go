@@ -36,7 +36,8 @@ func publishChanges(bus service.Bus, log *slog.Logger) echo.MiddlewareFunc {
 				if c.Response().Status >= 300 {
 					return
 				}
-				ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 2*time.Second)
+				// Longer than the bus's own wait for confirmations (2 s).
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 5*time.Second)
 				defer cancel()
 				if err := bus.Publish(ctx, topic); err != nil {
 					// Other instances' caches expire within their TTL, and a
