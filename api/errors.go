@@ -45,7 +45,7 @@ func PublicErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				logFault(log, c, err)
 			}
 		}
-		_ = writeJSON(c, status, errorBody(msg))
+		_ = writeJSON(c, status, service.ItemError{Error: msg})
 	}
 }
 

@@ -47,12 +47,3 @@ func respond(c echo.Context, status int, out any, err error) error {
 	}
 	return writeJSON(c, status, out)
 }
-
-// errorBody is the public API's {"error":"<text>"}, appended without a map.
-type errorBody string
-
-func (e errorBody) AppendJSON(b []byte) []byte {
-	b = append(b, `{"error":`...)
-	b = service.AppendJSONString(b, string(e))
-	return append(b, '}')
-}

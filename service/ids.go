@@ -85,6 +85,17 @@ func parseIDList(s string) ([]string, error) {
 	return out, nil
 }
 
+// plausibleOrderIDs keeps the IDs worth looking up.
+func plausibleOrderIDs(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if plausibleOrderID(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // plausibleOrderID filters out what cannot be an order ID before a lookup.
 func plausibleOrderID(id string) bool {
 	if len(id) == 0 || len(id) > 16 {
@@ -104,7 +115,15 @@ func parseTicketID(s string) (uint64, bool) {
 	return id, err == nil && id > 0
 }
 
-// ItemError is a per-item error inside a list answer: {"error":"..."}.
+// ItemError is a per-item error inside a list answer: {"error":"..."}; the
+// public API's own error body has the same shape.
 type ItemError struct {
 	Error string `json:"error"`
+}
+
+// AppendJSON appends {"error":"..."} without reflection.
+func (e ItemError) AppendJSON(b []byte) []byte {
+	b = append(b, `{"error":`...)
+	b = AppendJSONString(b, e.Error)
+	return append(b, '}')
 }

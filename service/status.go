@@ -53,9 +53,7 @@ func (l StatusList) AppendJSON(b []byte) []byte {
 		if e.Order != nil {
 			b = e.Order.AppendJSON(b)
 		} else {
-			b = append(b, `{"error":`...)
-			b = AppendJSONString(b, e.Error)
-			b = append(b, '}')
+			b = ItemError{Error: e.Error}.AppendJSON(b)
 		}
 	}
 	return append(b, '}')
@@ -117,12 +115,7 @@ func (s *Status) Many(ctx context.Context, acct Account, ids string) (StatusList
 }
 
 func (s *Status) lookup(ctx context.Context, acct Account, ids []string) (StatusList, error) {
-	query := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if plausibleOrderID(id) {
-			query = append(query, id)
-		}
-	}
+	query := plausibleOrderIDs(ids)
 	var rows []model.OrderState
 	if len(query) > 0 {
 		var err error

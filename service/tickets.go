@@ -30,12 +30,7 @@ type ticketOutcome struct {
 // open answers each ID in order; one query for the orders, one for their
 // services, one insert per eligible order.
 func (t *ticketOpener) open(ctx context.Context, acct Account, ids []string) ([]ticketOutcome, error) {
-	query := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if plausibleOrderID(id) {
-			query = append(query, id)
-		}
-	}
+	query := plausibleOrderIDs(ids)
 	byID := map[string]model.Order{}
 	var svcIDs []uint64
 	if len(query) > 0 {

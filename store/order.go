@@ -66,13 +66,13 @@ func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, newID func() (stri
 	}
 }
 
-// UserOrders returns the user's orders among publicIDs, with the fields of
-// their public status and eligibility (not link, comments or params). It asks by
+// UserOrders returns the user's orders among publicIDs, with the fields
+// refill and cancel need (not link, comments or params). It asks by
 // public_id alone and checks the owner here: with "user_id = ? AND …"
 // SQLite's planner picks the user index and reads every order of the
 // account (measured: 100-ID status 60× slower at 100 000 orders).
 func (db *DB) UserOrders(ctx context.Context, userID uint64, publicIDs []string) ([]model.Order, error) {
-	// Only the columns status, refill and cancel read, scanned by hand: the
+	// Only the columns refill and cancel read, scanned by hand: the
 	// profile of a 100-ID status showed 37% of CPU in GORM scanning whole
 	// rows (texts, times) by reflection.
 	rows, err := db.r.WithContext(ctx).Raw(`SELECT id, public_id, user_id, service_id, charge, refunded, start_count,
