@@ -41,6 +41,8 @@ type Config struct {
 	} `yaml:"api_keys"`
 	Orders struct {
 		DuplicateLinkGuard bool `yaml:"duplicate_link_guard"`
+		// IDFormat numbers the orders of accounts and sites that inherit.
+		IDFormat string `yaml:"id_format"`
 	} `yaml:"orders"`
 	Limits struct {
 		KeyRate        int      `yaml:"key_rate"`
@@ -86,6 +88,7 @@ func defaultConfig() Config {
 	c.Currency = "CNY"
 	c.APIKeys.Cooldown = Duration(20 * time.Minute)
 	c.Orders.DuplicateLinkGuard = true
+	c.Orders.IDFormat = "alnum"
 	c.Limits.KeyRate, c.Limits.KeyBurst = 20, 100
 	c.Limits.IPRate, c.Limits.IPBurst = 50, 200
 	c.Limits.AuthFailures = 20
@@ -242,6 +245,8 @@ func (c Config) Validate() error {
 		return errors.New("config: secrets.key: must be 64 hex characters")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("config: shutdown_timeout: must be positive")
+	case c.Orders.IDFormat != "alnum" && c.Orders.IDFormat != "numeric":
+		return fmt.Errorf("config: orders.id_format: unknown format %q (alnum or numeric)", c.Orders.IDFormat)
 	case c.Redis.DB < 0:
 		return errors.New("config: redis.db: must not be negative")
 	case c.Limits.KeyRate < 0 || c.Limits.KeyBurst < 0 || c.Limits.IPRate < 0 || c.Limits.IPBurst < 0 || c.Limits.AuthFailures < 0:

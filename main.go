@@ -146,14 +146,15 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	fulfil := service.NewFulfil(db, suppliers, up, metrics, now, log,
 		time.Duration(cfg.Workers.SyncInterval), time.Duration(cfg.Upstream.Timeout))
 	services := service.NewServices(db, serviceBus(bus), now)
+	watch := service.NewTruncationWatch(db, metrics, log, now)
 	actions := &service.Actions{
-		Auth:         service.NewAuth(db, db, now, log, serviceBus(bus)),
+		Auth:         service.NewAuth(db, db, now, log, serviceBus(bus), cfg.Orders.IDFormat),
 		Services:     services,
 		Add:          service.NewAdd(services, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderIDIn, metrics, now),
-		Status:       service.NewStatus(db, cfg.Currency),
-		Refill:       service.NewRefill(db, db, db, now),
+		Status:       service.NewStatus(db, cfg.Currency, watch),
+		Refill:       service.NewRefill(db, db, db, now, watch),
 		RefillStatus: service.NewRefillStatus(db),
-		Cancel:       service.NewCancel(db, db, db),
+		Cancel:       service.NewCancel(db, db, db, watch),
 		Balance:      service.NewBalance(db, cfg.Currency),
 		Sites:        service.NewSites(db),
 		Users:        service.NewUsers(db, cfg.Currency),
@@ -226,6 +227,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		go func() { workers.Run(wctx); close(workersDone) }()
 	}
 
+	// Suspect truncated IDs are counted in memory and written every 2 s,
+	// and once more at stop.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watchDone := make(chan struct{})
+	go func() { watch.Run(watchCtx, 2*time.Second); close(watchDone) }()
+
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
@@ -240,6 +247,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		}
 	}
 	stopWorkers()
+	stopWatch()
+	<-watchDone // bounded by its flush timeout
 	select {
 	case <-workersDone:
 	case <-sctx.Done():

@@ -46,6 +46,7 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 
 	g.POST("/sites", h.createSite)
 	g.GET("/sites", h.listSites)
+	g.PATCH("/sites/:id", h.patchSite)
 
 	g.POST("/users", h.createUser)
 	g.GET("/users", h.listUsers)
@@ -164,6 +165,19 @@ func (h *internalAPI) listSites(c echo.Context) error {
 	return respond(c, http.StatusOK, out, err)
 }
 
+func (h *internalAPI) patchSite(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in service.SitePatch
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	out, err := h.a.Sites.Patch(c.Request().Context(), id, in)
+	return respond(c, http.StatusOK, out, err)
+}
+
 func (h *internalAPI) createUser(c echo.Context) error {
 	var in service.UserInput
 	if err := bindJSON(c, &in); err != nil {
@@ -178,7 +192,15 @@ func (h *internalAPI) listUsers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := h.a.Users.List(c.Request().Context(), p)
+	var f service.UserFilter
+	switch c.QueryParam("suspect_truncation") {
+	case "", "false":
+	case "true":
+		f.SuspectTruncation = true
+	default:
+		return echo.NewHTTPError(http.StatusBadRequest, "suspect_truncation must be true or false")
+	}
+	out, err := h.a.Users.List(c.Request().Context(), f, p)
 	return respond(c, http.StatusOK, out, err)
 }
 

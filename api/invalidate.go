@@ -18,6 +18,7 @@ var changeTopics = map[string]string{
 	http.MethodPost + " /internal/v1/users/:id/api-keys":            service.TopicKeys,
 	http.MethodDelete + " /internal/v1/users/:id/api-keys/:site_id": service.TopicKeys,
 	http.MethodPost + " /internal/v1/sites":                         service.TopicKeys,
+	http.MethodPatch + " /internal/v1/sites/:id":                    service.TopicKeys, // accounts that inherit its ID format
 	http.MethodPost + " /internal/v1/services":                      service.TopicCatalog,
 	http.MethodPatch + " /internal/v1/services/:id":                 service.TopicCatalog,
 }

@@ -30,6 +30,7 @@ type Metrics struct {
 	cooldownRefusals prometheus.Counter
 	limited          *prometheus.CounterVec
 	redisErrors      prometheus.Counter
+	suspectTrunc     prometheus.Counter
 }
 
 var _ service.Recorder = (*Metrics)(nil)
@@ -55,9 +56,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Public requests refused by a limit (ip, key, lockout)."}, []string{"limit"}),
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "smmapi_redis_errors_total",
 			Help: "Redis calls that failed (limits then fail open)."}),
+		suspectTrunc: prometheus.NewCounter(prometheus.CounterOpts{Name: "smmapi_suspect_truncated_ids_total",
+			Help: "status/refill/cancel look-ups by alphanumeric accounts for an ID of 1-9 digits (a child storing IDs as integers)."}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.ordersPlaced, m.charged, m.refunded, m.keyGenerations,
-		m.cooldownRefusals, m.limited, m.redisErrors)
+		m.cooldownRefusals, m.limited, m.redisErrors, m.suspectTrunc)
 	return m
 }
 
@@ -77,6 +80,9 @@ func (m *Metrics) KeyGenerated() { m.keyGenerations.Inc() }
 
 // CooldownRefused records a generation refused by the cooldown.
 func (m *Metrics) CooldownRefused() { m.cooldownRefusals.Inc() }
+
+// SuspectTruncatedIDs records look-ups for IDs that look truncated.
+func (m *Metrics) SuspectTruncatedIDs(n int64) { m.suspectTrunc.Add(float64(n)) }
 
 // reqInfo is what the handlers learn about a request for its access-log
 // line and metrics.

@@ -7,11 +7,14 @@ import "time"
 // Site is the main site (ID 1) or a child site. A public request belongs to
 // the site whose domain matches its Host header.
 type Site struct {
-	ID        uint64 `gorm:"primaryKey"`
-	Name      string `gorm:"size:128;not null"`
-	IsMain    bool   `gorm:"not null;default:false"`
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID     uint64 `gorm:"primaryKey"`
+	Name   string `gorm:"size:128;not null"`
+	IsMain bool   `gorm:"not null;default:false"`
+	// OrderIDFormat is the default order ID format ("alnum", "numeric") of
+	// accounts ordering through this site's keys; nil inherits the config.
+	OrderIDFormat *string `gorm:"size:16"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // SiteDomain maps one host name to one site; a domain belongs to at most one
@@ -24,13 +27,20 @@ type SiteDomain struct {
 
 // User is an account. It is global across sites and holds one API key per site.
 type User struct {
-	ID            uint64 `gorm:"primaryKey"`
-	Username      string `gorm:"size:64;not null;uniqueIndex"`
-	Balance       Money  `gorm:"not null;default:0"`
-	Disabled      bool   `gorm:"not null;default:false"`
-	OrderIDFormat string `gorm:"size:16;not null;default:alnum"`
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	ID       uint64 `gorm:"primaryKey"`
+	Username string `gorm:"size:64;not null;uniqueIndex"`
+	Balance  Money  `gorm:"not null;default:0"`
+	Disabled bool   `gorm:"not null;default:false"`
+	// OrderIDFormat is the account's own order ID format; nil inherits
+	// from the site whose key placed the order, then the configuration.
+	// (Column id_format: the older NOT NULL order_id_format is migrated.)
+	OrderIDFormat *string `gorm:"column:id_format;size:16"`
+	// SuspectTruncatedIDs counts look-ups for IDs a child that casts
+	// alphanumeric IDs into an INT column sends ("0", 1–9 digits).
+	SuspectTruncatedIDs     int64 `gorm:"not null;default:0"`
+	LastSuspectTruncationAt *time.Time
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
 }
 
 // APIKey is the single key slot of a user on a site. KeyHash is NULL once the

@@ -41,9 +41,16 @@ type ServiceGetter interface {
 	Service(ctx context.Context, id uint64) (model.Service, error)
 }
 
-// AddResult is the add action's answer.
+// AddResult is the add action's answer: {"order":"b76VJizQKZ"}, or
+// {"order":1483920175} for a numeric account.
 type AddResult struct {
-	Order string `json:"order"`
+	Order OrderRef `json:"order"`
+}
+
+// AppendJSON appends the answer without reflection.
+func (r AddResult) AppendJSON(b []byte) []byte {
+	b = append(b, `{"order":`...)
+	return append(r.Order.AppendJSON(b), '}')
 }
 
 // Add places orders.
@@ -108,7 +115,7 @@ func (a *Add) Do(ctx context.Context, acct Account, in AddInput) (AddResult, err
 	if o.ForwardState != "" && a.OnQueued != nil {
 		a.OnQueued()
 	}
-	return AddResult{Order: o.PublicID}, nil
+	return AddResult{Order: refFor(acct, o.PublicID)}, nil
 }
 
 // buildOrder applies the type table of the spec: which parameters each type

@@ -18,14 +18,16 @@ type Auth struct {
 	log   *slog.Logger
 	bus   Bus       // nil: no cache
 	cache *keyCache // used only while bus is live
+	// defaultFormat is orders.id_format, for accounts and sites that inherit.
+	defaultFormat string
 }
 
 // NewAuth returns an Auth. With a bus, key look-ups are cached in process
 // and dropped on every TopicKeys event, so a replaced, revoked or disabled
 // key stops working at once on every instance; without one (or while the
 // bus is down) every request asks the database.
-func NewAuth(sites SiteStore, keys KeyStore, now Clock, log *slog.Logger, bus Bus) *Auth {
-	a := &Auth{sites: sites, keys: keys, now: now, log: log, bus: bus}
+func NewAuth(sites SiteStore, keys KeyStore, now Clock, log *slog.Logger, bus Bus, defaultFormat string) *Auth {
+	a := &Auth{sites: sites, keys: keys, now: now, log: log, bus: bus, defaultFormat: defaultFormat}
 	if bus != nil {
 		a.cache = newKeyCache()
 	}
@@ -106,7 +108,8 @@ func (a *Auth) Authenticate(ctx context.Context, key, host string) (Account, err
 			a.cache.touched(hash, now)
 		}
 	}
-	return Account{UserID: owner.UserID, SiteID: owner.SiteID, KeyID: owner.KeyID, OrderIDFormat: owner.OrderIDFormat}, nil
+	return Account{UserID: owner.UserID, SiteID: owner.SiteID, KeyID: owner.KeyID,
+		OrderIDFormat: ResolveFormat(owner.OrderIDFormat, owner.SiteOrderIDFormat, a.defaultFormat)}, nil
 }
 
 // HashKey returns the stored form of an API key. Keys carry 128 random bits,

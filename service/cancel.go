@@ -12,8 +12,8 @@ import (
 
 // CancelItem is one entry of the cancel answer; Cancel is 1 or an ItemError.
 type CancelItem struct {
-	Order  string `json:"order"`
-	Cancel any    `json:"cancel"`
+	Order  OrderRef `json:"order"`
+	Cancel any      `json:"cancel"`
 }
 
 // Cancel answers the cancel action.
@@ -22,8 +22,8 @@ type Cancel struct {
 }
 
 // NewCancel returns a Cancel.
-func NewCancel(orders OrderStore, catalog CatalogStore, tickets TicketStore) *Cancel {
-	return &Cancel{t: ticketOpener{orders: orders, catalog: catalog, tickets: tickets, typ: model.TicketCancel,
+func NewCancel(orders OrderStore, catalog CatalogStore, tickets TicketStore, watch *TruncationWatch) *Cancel {
+	return &Cancel{t: ticketOpener{orders: orders, catalog: catalog, tickets: tickets, typ: model.TicketCancel, watch: watch,
 		already: MsgCancelRequested,
 		refusal: func(o model.Order, svc model.Service) string {
 			switch {
@@ -48,7 +48,7 @@ func (c *Cancel) Do(ctx context.Context, acct Account, ids string) ([]CancelItem
 	}
 	items := make([]CancelItem, len(out))
 	for i, o := range out {
-		items[i] = CancelItem{Order: o.order, Cancel: 1}
+		items[i] = CancelItem{Order: refFor(acct, o.order), Cancel: 1}
 		if o.err != "" {
 			items[i].Cancel = ItemError{Error: o.err}
 		}

@@ -61,6 +61,43 @@ func NewOrderIDIn(format string) (string, error) {
 	return strconv.FormatInt(n.Int64()+minNumericID, 10), nil
 }
 
+// numericID reports whether id is an ID of the numeric format as NewOrderIDIn
+// writes it: 10 digits in [1000000000, 2147483647], no sign, no padding.
+func numericID(id string) bool {
+	if len(id) != 10 {
+		return false
+	}
+	n, err := strconv.ParseUint(id, 10, 32)
+	return err == nil && n >= minNumericID && n <= maxNumericID
+}
+
+// OrderRef is an order ID as an answer carries it as a value: a JSON number
+// for an account whose orders are numeric (typed clients — PHP int
+// parameters under strict_types, parseInt, pydantic int — need one), else
+// the string as sent, byte for byte.
+type OrderRef struct {
+	ID      string
+	Numeric bool
+}
+
+// refFor returns id as acct's answers carry it: a number only when the
+// account is numeric and id is a numeric-format ID (an older alphanumeric
+// order of an account switched later stays a string).
+func refFor(acct Account, id string) OrderRef {
+	return OrderRef{ID: id, Numeric: acct.OrderIDFormat == FormatNumeric && numericID(id)}
+}
+
+// MarshalJSON writes the ID as a number or a string.
+func (r OrderRef) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil), nil }
+
+// AppendJSON appends the ID as a number or a string.
+func (r OrderRef) AppendJSON(b []byte) []byte {
+	if r.Numeric {
+		return append(b, r.ID...)
+	}
+	return AppendJSONString(b, r.ID)
+}
+
 // parseIDList splits a comma list: spaces trimmed, empty items dropped,
 // repeats answered once at their first position. More than MaxListIDs
 // distinct IDs, or none, is an incorrect request.

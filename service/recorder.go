@@ -9,6 +9,9 @@ type Recorder interface {
 	Refunded(amount model.Money)
 	KeyGenerated()
 	CooldownRefused()
+	// SuspectTruncatedIDs counts look-ups for IDs an INT column made of
+	// alphanumeric ones.
+	SuspectTruncatedIDs(n int64)
 }
 
 // NopRecorder ignores every event.
@@ -25,3 +28,6 @@ func (NopRecorder) KeyGenerated() {}
 
 // CooldownRefused does nothing.
 func (NopRecorder) CooldownRefused() {}
+
+// SuspectTruncatedIDs does nothing.
+func (NopRecorder) SuspectTruncatedIDs(int64) {}

@@ -19,8 +19,8 @@ type RefillResult struct {
 // RefillItem is one entry of a multiple refill answer; Refill is the ticket
 // ID or an ItemError.
 type RefillItem struct {
-	Order  string `json:"order"`
-	Refill any    `json:"refill"`
+	Order  OrderRef `json:"order"`
+	Refill any      `json:"refill"`
 }
 
 // Refill answers the refill action.
@@ -29,8 +29,8 @@ type Refill struct {
 }
 
 // NewRefill returns a Refill.
-func NewRefill(orders OrderStore, catalog CatalogStore, tickets TicketStore, now Clock) *Refill {
-	return &Refill{t: ticketOpener{orders: orders, catalog: catalog, tickets: tickets, typ: model.TicketRefill,
+func NewRefill(orders OrderStore, catalog CatalogStore, tickets TicketStore, now Clock, watch *TruncationWatch) *Refill {
+	return &Refill{t: ticketOpener{orders: orders, catalog: catalog, tickets: tickets, typ: model.TicketRefill, watch: watch,
 		already: MsgRefillRequested,
 		refusal: func(o model.Order, svc model.Service) string {
 			switch {
@@ -70,7 +70,7 @@ func (r *Refill) Many(ctx context.Context, acct Account, ids string) ([]RefillIt
 	}
 	items := make([]RefillItem, len(out))
 	for i, o := range out {
-		items[i] = RefillItem{Order: o.order, Refill: o.ticketID}
+		items[i] = RefillItem{Order: refFor(acct, o.order), Refill: o.ticketID}
 		if o.err != "" {
 			items[i].Refill = ItemError{Error: o.err}
 		}

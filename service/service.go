@@ -41,8 +41,9 @@ type Account struct {
 	UserID uint64
 	SiteID uint64
 	KeyID  uint64
-	// OrderIDFormat is how new orders of this account are numbered:
-	// "alnum" (default) or "numeric".
+	// OrderIDFormat is how new orders of this account through this key
+	// are numbered, resolved (account, site, configuration): "alnum" or
+	// "numeric". Its answers carry numeric IDs as JSON numbers.
 	OrderIDFormat string
 }
 
@@ -106,6 +107,9 @@ type SiteStore interface {
 	// SiteIDByHost returns the site owning host, or the main site.
 	SiteIDByHost(ctx context.Context, host string) (uint64, error)
 	SiteExists(ctx context.Context, id uint64) (bool, error)
+	// SetSiteFormat sets a site's order ID format (nil: inherit) and
+	// returns the site and its domains.
+	SetSiteFormat(ctx context.Context, id uint64, format *string) (model.Site, []string, error)
 }
 
 // UserStore stores accounts and moves their money.
@@ -114,10 +118,11 @@ type UserStore interface {
 	User(ctx context.Context, id uint64) (model.User, error)
 	// Balance reads one account's balance alone (the balance action).
 	Balance(ctx context.Context, id uint64) (model.Money, error)
-	// ListUsers returns users with ID > after, ascending.
-	ListUsers(ctx context.Context, after uint64, limit int) ([]model.User, error)
-	// UpdateUser sets an account's settings; nil fields stay.
-	UpdateUser(ctx context.Context, id uint64, disabled *bool, orderIDFormat *string) (model.User, error)
+	// ListUsers returns users matching f with ID > after, ascending.
+	ListUsers(ctx context.Context, f UserFilter, after uint64, limit int) ([]model.User, error)
+	// UpdateUser sets an account's settings; a nil disabled or an unset
+	// format stays.
+	UpdateUser(ctx context.Context, id uint64, disabled *bool, orderIDFormat Optional[string]) (model.User, error)
 	// AdjustBalance adds amount (negative: deducts) and writes the ledger
 	// row in one transaction; it fails with ErrConflict if the balance would
 	// go below zero.
@@ -128,12 +133,15 @@ type UserStore interface {
 
 // KeyOwner is what a key lookup needs to authenticate a request.
 type KeyOwner struct {
-	KeyID         uint64
-	UserID        uint64
-	SiteID        uint64
-	UserDisabled  bool
-	OrderIDFormat string
-	LastUsedAt    *time.Time
+	KeyID        uint64
+	UserID       uint64
+	SiteID       uint64
+	UserDisabled bool
+	// OrderIDFormat and SiteOrderIDFormat are the account's and the key's
+	// site's own settings (nil: inherit).
+	OrderIDFormat     *string
+	SiteOrderIDFormat *string
+	LastUsedAt        *time.Time
 }
 
 // KeyStore stores API keys (their hashes only).

@@ -17,12 +17,21 @@ type SiteInput struct {
 	Domains []string `json:"domains"`
 }
 
+// SitePatch changes a site; unset fields stay.
+type SitePatch struct {
+	// OrderIDFormat is the default order ID format of accounts that
+	// inherit, for orders placed through this site's keys; null inherits
+	// the configuration's orders.id_format.
+	OrderIDFormat Optional[string] `json:"order_id_format"`
+}
+
 // SiteView is a site as the internal API shows it.
 type SiteView struct {
-	ID      uint64   `json:"id"`
-	Name    string   `json:"name"`
-	Domains []string `json:"domains"`
-	IsMain  bool     `json:"is_main"`
+	ID            uint64   `json:"id"`
+	Name          string   `json:"name"`
+	Domains       []string `json:"domains"`
+	IsMain        bool     `json:"is_main"`
+	OrderIDFormat *string  `json:"order_id_format"`
 }
 
 // Sites administers sites.
@@ -58,7 +67,28 @@ func (s *Sites) Create(ctx context.Context, in SiteInput) (SiteView, error) {
 	if err := s.store.CreateSite(ctx, &site, domains); err != nil {
 		return SiteView{}, fmt.Errorf("create site: %w", err)
 	}
-	return SiteView{ID: site.ID, Name: site.Name, Domains: nonNil(domains), IsMain: site.IsMain}, nil
+	return siteView(site, domains), nil
+}
+
+// Patch changes a site's settings. Accounts that inherit take a new format
+// for orders placed after it, on every instance (their keys' cached
+// look-ups are dropped with the admin answer).
+func (s *Sites) Patch(ctx context.Context, id uint64, in SitePatch) (SiteView, error) {
+	if !validFormat(in.OrderIDFormat.Value) {
+		return SiteView{}, Errorf(ErrInvalid, "order_id_format must be alnum, numeric or null")
+	}
+	if !in.OrderIDFormat.Set {
+		return SiteView{}, Errorf(ErrInvalid, "nothing to change")
+	}
+	site, domains, err := s.store.SetSiteFormat(ctx, id, in.OrderIDFormat.Value)
+	if err != nil {
+		return SiteView{}, fmt.Errorf("patch site %d: %w", id, err)
+	}
+	return siteView(site, domains), nil
+}
+
+func siteView(s model.Site, domains []string) SiteView {
+	return SiteView{ID: s.ID, Name: s.Name, Domains: nonNil(domains), IsMain: s.IsMain, OrderIDFormat: s.OrderIDFormat}
 }
 
 // List returns one page of sites.
@@ -72,7 +102,7 @@ func (s *Sites) List(ctx context.Context, p Page) (List[SiteView], error) {
 		return List[SiteView]{}, fmt.Errorf("list sites: %w", err)
 	}
 	return pageOf(rows, limit, func(r model.Site) uint64 { return r.ID }, func(r model.Site) SiteView {
-		return SiteView{ID: r.ID, Name: r.Name, Domains: nonNil(domains[r.ID]), IsMain: r.IsMain}
+		return siteView(r, domains[r.ID])
 	}), nil
 }
 

@@ -86,11 +86,13 @@ func (s OrderStatus) AppendJSON(b []byte) []byte {
 type Status struct {
 	orders   OrderStore
 	currency string
+	watch    *TruncationWatch
 }
 
-// NewStatus returns a Status.
-func NewStatus(orders OrderStore, currency string) *Status {
-	return &Status{orders: orders, currency: currency}
+// NewStatus returns a Status; watch (may be nil) counts look-ups for
+// truncated IDs.
+func NewStatus(orders OrderStore, currency string, watch *TruncationWatch) *Status {
+	return &Status{orders: orders, currency: currency, watch: watch}
 }
 
 // One returns the status of one of the caller's orders.
@@ -115,6 +117,7 @@ func (s *Status) Many(ctx context.Context, acct Account, ids string) (StatusList
 }
 
 func (s *Status) lookup(ctx context.Context, acct Account, ids []string) (StatusList, error) {
+	s.watch.Observe(ctx, acct, ids)
 	query := plausibleOrderIDs(ids)
 	var rows []model.OrderState
 	if len(query) > 0 {

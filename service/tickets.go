@@ -18,6 +18,8 @@ type ticketOpener struct {
 	refusal func(o model.Order, svc model.Service) string
 	// already is the text for an order with a live ticket of this type.
 	already string
+	// watch counts look-ups for truncated IDs (nil: not counted).
+	watch *TruncationWatch
 }
 
 // ticketOutcome is one order's result: a ticket ID or an error text.
@@ -30,6 +32,7 @@ type ticketOutcome struct {
 // open answers each ID in order; one query for the orders, one for their
 // services, one insert per eligible order.
 func (t *ticketOpener) open(ctx context.Context, acct Account, ids []string) ([]ticketOutcome, error) {
+	t.watch.Observe(ctx, acct, ids)
 	query := plausibleOrderIDs(ids)
 	byID := map[string]model.Order{}
 	var svcIDs []uint64

@@ -23,10 +23,11 @@ type UserInput struct {
 // UserPatch changes an account; nil fields stay.
 type UserPatch struct {
 	Disabled *bool `json:"disabled"`
-	// OrderIDFormat is "alnum" (the document's 10-character IDs) or
+	// OrderIDFormat is "alnum" (the document's 10-character IDs),
 	// "numeric" (10 digits that fit a signed 32-bit INT, for clients that
-	// store upstream IDs as integers). It applies to orders placed after.
-	OrderIDFormat *string `json:"order_id_format"`
+	// store upstream IDs as integers) or null (inherit from the site, then
+	// the configuration). It applies to orders placed after.
+	OrderIDFormat Optional[string] `json:"order_id_format"`
 }
 
 // UserView is an account as the internal API shows it.
@@ -36,8 +37,18 @@ type UserView struct {
 	Balance       model.Money `json:"balance"`
 	Currency      string      `json:"currency"`
 	Disabled      bool        `json:"disabled"`
-	OrderIDFormat string      `json:"order_id_format"`
-	CreatedAt     string      `json:"created_at"`
+	OrderIDFormat *string     `json:"order_id_format"`
+	// SuspectTruncatedIDs counts look-ups that look like a child casting
+	// this account's alphanumeric IDs into an INT column (see truncation.go).
+	SuspectTruncatedIDs     int64   `json:"suspect_truncated_ids"`
+	LastSuspectTruncationAt *string `json:"last_suspect_truncation_at"`
+	CreatedAt               string  `json:"created_at"`
+}
+
+// UserFilter narrows the account list.
+type UserFilter struct {
+	// SuspectTruncation keeps accounts with suspect truncated IDs.
+	SuspectTruncation bool
 }
 
 // BalanceInput adjusts a balance. Amount may be negative; at most 4 decimals.
@@ -83,7 +94,7 @@ func (s *Users) Create(ctx context.Context, in UserInput) (UserView, error) {
 	}) >= 0 {
 		return UserView{}, Errorf(ErrInvalid, "username must be 1 to 64 characters without spaces")
 	}
-	u := model.User{Username: name, OrderIDFormat: "alnum"}
+	u := model.User{Username: name} // order ID format: inherit
 	if err := s.store.CreateUser(ctx, &u); err != nil {
 		return UserView{}, fmt.Errorf("create user: %w", err)
 	}
@@ -100,12 +111,12 @@ func (s *Users) Get(ctx context.Context, id uint64) (UserView, error) {
 }
 
 // List returns one page of accounts, by ID.
-func (s *Users) List(ctx context.Context, p Page) (List[UserView], error) {
+func (s *Users) List(ctx context.Context, f UserFilter, p Page) (List[UserView], error) {
 	after, limit, err := p.After()
 	if err != nil {
 		return List[UserView]{}, err
 	}
-	rows, err := s.store.ListUsers(ctx, after, limit+1)
+	rows, err := s.store.ListUsers(ctx, f, after, limit+1)
 	if err != nil {
 		return List[UserView]{}, fmt.Errorf("list users: %w", err)
 	}
@@ -114,10 +125,10 @@ func (s *Users) List(ctx context.Context, p Page) (List[UserView], error) {
 
 // Patch changes an account. A disabled account's keys stop working at once.
 func (s *Users) Patch(ctx context.Context, id uint64, in UserPatch) (UserView, error) {
-	if in.OrderIDFormat != nil && *in.OrderIDFormat != FormatAlnum && *in.OrderIDFormat != FormatNumeric {
-		return UserView{}, Errorf(ErrInvalid, "order_id_format must be alnum or numeric")
+	if !validFormat(in.OrderIDFormat.Value) {
+		return UserView{}, Errorf(ErrInvalid, "order_id_format must be alnum, numeric or null")
 	}
-	if in.Disabled == nil && in.OrderIDFormat == nil {
+	if in.Disabled == nil && !in.OrderIDFormat.Set {
 		return s.Get(ctx, id)
 	}
 	u, err := s.store.UpdateUser(ctx, id, in.Disabled, in.OrderIDFormat)
@@ -166,8 +177,14 @@ func (s *Users) Ledger(ctx context.Context, id uint64, p Page) (List[LedgerView]
 }
 
 func (s *Users) view(u model.User) UserView {
-	return UserView{ID: u.ID, Username: u.Username, Balance: u.Balance, Currency: s.currency,
-		Disabled: u.Disabled, OrderIDFormat: u.OrderIDFormat, CreatedAt: FormatTime(u.CreatedAt)}
+	v := UserView{ID: u.ID, Username: u.Username, Balance: u.Balance, Currency: s.currency,
+		Disabled: u.Disabled, OrderIDFormat: u.OrderIDFormat, SuspectTruncatedIDs: u.SuspectTruncatedIDs,
+		CreatedAt: FormatTime(u.CreatedAt)}
+	if u.LastSuspectTruncationAt != nil {
+		t := FormatTime(*u.LastSuspectTruncationAt)
+		v.LastSuspectTruncationAt = &t
+	}
+	return v
 }
 
 // FormatTime writes t as RFC 3339 in UTC with a Z, to the second.

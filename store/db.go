@@ -206,6 +206,9 @@ func (db *DB) migrate(ctx context.Context) error {
 				}
 			}
 		}
+		if err := migrateUserFormat(tx); err != nil {
+			return err
+		}
 		main := model.Site{ID: MainSiteID, Name: "Main", IsMain: true}
 		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&main).Error
 	}
@@ -228,6 +231,25 @@ func (db *DB) migrate(ctx context.Context) error {
 		defer fresh().Exec("SELECT RELEASE_LOCK(CONCAT('smmapi_migrate:', DATABASE()))")
 		return run(fresh())
 	})
+}
+
+// migrateUserFormat moves the account's order ID format from the old NOT
+// NULL order_id_format column (default "alnum") to the nullable id_format
+// (NULL: inherit), once: "numeric" stays numeric; "alnum", which every
+// account had by default, becomes NULL, which resolves to alnum until a site
+// or the configuration says otherwise. Dropping the old column makes it run
+// once, so a later explicit setting is never overwritten.
+func migrateUserFormat(tx *gorm.DB) error {
+	m := tx.Migrator()
+	if !m.HasColumn(&model.User{}, "order_id_format") {
+		return nil
+	}
+	if err := tx.Exec("UPDATE users SET id_format = 'numeric' WHERE order_id_format = 'numeric'").Error; err != nil {
+		return err
+	}
+	// Plain DROP COLUMN on both drivers (SQLite ≥ 3.35): GORM's SQLite
+	// DropColumn rebuilds the table.
+	return tx.Exec("ALTER TABLE users DROP COLUMN order_id_format").Error
 }
 
 // Driver returns the driver name.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -72,4 +73,21 @@ func (db *DB) SiteExists(ctx context.Context, id uint64) (bool, error) {
 		return false, dbErr(err, "site")
 	}
 	return n > 0, nil
+}
+
+// SetSiteFormat sets a site's order ID format (nil: NULL, inherit).
+func (db *DB) SetSiteFormat(ctx context.Context, id uint64, format *string) (model.Site, []string, error) {
+	g := db.g.WithContext(ctx)
+	res := g.Model(&model.Site{}).Where("id = ?", id).
+		Updates(map[string]any{"order_id_format": format, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return model.Site{}, nil, dbErr(res.Error, "site")
+	}
+	var s model.Site
+	if err := g.Take(&s, "id = ?", id).Error; err != nil {
+		return s, nil, dbErr(err, "site")
+	}
+	var domains []string
+	err := g.Model(&model.SiteDomain{}).Where("site_id = ?", id).Order("id").Pluck("domain", &domains).Error
+	return s, domains, dbErr(err, "site")
 }

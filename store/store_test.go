@@ -234,3 +234,58 @@ func TestMigrateDropsUnusedOrderIndex(t *testing.T) {
 		})
 	}
 }
+
+// A database from before nullable ID formats: the NOT NULL order_id_format
+// column moves to id_format once ("numeric" kept, the default "alnum" becomes
+// NULL = inherit), and a later explicit setting survives the next start.
+func TestMigrateUserFormat(t *testing.T) {
+	ctx := context.Background()
+	for name, db := range mustDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, q := range []string{
+				"ALTER TABLE users ADD COLUMN order_id_format VARCHAR(16) NOT NULL DEFAULT 'alnum'",
+				"INSERT INTO users (username, balance, disabled, order_id_format, created_at, updated_at) VALUES ('old-numeric', 0, false, 'numeric', '2026-01-01', '2026-01-01')",
+				"INSERT INTO users (username, balance, disabled, order_id_format, created_at, updated_at) VALUES ('old-alnum', 0, false, 'alnum', '2026-01-01', '2026-01-01')",
+			} {
+				if err := db.g.WithContext(ctx).Exec(q).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			formats := func() map[string]*string {
+				var rows []model.User
+				if err := db.g.WithContext(ctx).Order("id").Find(&rows).Error; err != nil {
+					t.Fatal(err)
+				}
+				out := map[string]*string{}
+				for _, u := range rows {
+					out[u.Username] = u.OrderIDFormat
+				}
+				return out
+			}
+			if err := db.migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := formats()
+			if got["old-numeric"] == nil || *got["old-numeric"] != "numeric" || got["old-alnum"] != nil {
+				t.Fatalf("after migration: numeric=%v alnum=%v, want numeric and nil", got["old-numeric"], got["old-alnum"])
+			}
+			if db.g.Migrator().HasColumn(&model.User{}, "order_id_format") {
+				t.Fatal("the old column survived")
+			}
+			alnum := "alnum"
+			if err := db.g.WithContext(ctx).Model(&model.User{}).Where("username = ?", "old-numeric").Update("id_format", nil).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := db.g.WithContext(ctx).Model(&model.User{}).Where("username = ?", "old-alnum").Update("id_format", alnum).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := db.migrate(ctx); err != nil { // the next start
+				t.Fatal(err)
+			}
+			got = formats()
+			if got["old-numeric"] != nil || got["old-alnum"] == nil || *got["old-alnum"] != "alnum" {
+				t.Fatalf("a second start changed settings: numeric=%v alnum=%v", got["old-numeric"], got["old-alnum"])
+			}
+		})
+	}
+}

@@ -12,7 +12,10 @@ import (
 	"smmapi/service"
 )
 
-var _ service.UserStore = (*DB)(nil)
+var (
+	_ service.UserStore       = (*DB)(nil)
+	_ service.TruncationStore = (*DB)(nil)
+)
 
 // CreateUser inserts an account; a taken username is a conflict.
 func (db *DB) CreateUser(ctx context.Context, u *model.User) error {
@@ -39,21 +42,26 @@ func (db *DB) Balance(ctx context.Context, id uint64) (model.Money, error) {
 	return m, dbErr(err, "user")
 }
 
-// ListUsers returns accounts with ID > after.
-func (db *DB) ListUsers(ctx context.Context, after uint64, limit int) ([]model.User, error) {
+// ListUsers returns accounts matching f with ID > after.
+func (db *DB) ListUsers(ctx context.Context, f service.UserFilter, after uint64, limit int) ([]model.User, error) {
 	var us []model.User
-	err := db.g.WithContext(ctx).Where("id > ?", after).Order("id").Limit(limit).Find(&us).Error
+	q := db.g.WithContext(ctx).Where("id > ?", after)
+	if f.SuspectTruncation {
+		q = q.Where("suspect_truncated_ids > 0")
+	}
+	err := q.Order("id").Limit(limit).Find(&us).Error
 	return us, dbErr(err, "user")
 }
 
-// UpdateUser sets an account's settings; nil fields stay.
-func (db *DB) UpdateUser(ctx context.Context, id uint64, disabled *bool, orderIDFormat *string) (model.User, error) {
+// UpdateUser sets an account's settings; a nil disabled or an unset format
+// stays.
+func (db *DB) UpdateUser(ctx context.Context, id uint64, disabled *bool, orderIDFormat service.Optional[string]) (model.User, error) {
 	set := map[string]any{"updated_at": time.Now().UTC()}
 	if disabled != nil {
 		set["disabled"] = *disabled
 	}
-	if orderIDFormat != nil {
-		set["order_id_format"] = *orderIDFormat
+	if orderIDFormat.Set {
+		set["id_format"] = orderIDFormat.Value // nil writes NULL: inherit
 	}
 	res := db.g.WithContext(ctx).Model(&model.User{}).Where("id = ?", id).Updates(set)
 	if res.Error != nil {
@@ -100,4 +108,13 @@ func (db *DB) Ledger(ctx context.Context, userID, before uint64, limit int) ([]m
 	var es []model.LedgerEntry
 	err := q.Order("id DESC").Limit(limit).Find(&es).Error
 	return es, dbErr(err, "ledger")
+}
+
+// AddSuspectTruncations adds n suspect look-ups to an account; the last-seen
+// time only moves forward, whichever instance flushes first.
+func (db *DB) AddSuspectTruncations(ctx context.Context, userID uint64, n int64, at time.Time) error {
+	err := db.g.WithContext(ctx).Exec(`UPDATE users SET suspect_truncated_ids = suspect_truncated_ids + ?,
+		last_suspect_truncation_at = CASE WHEN last_suspect_truncation_at IS NULL OR last_suspect_truncation_at < ?
+		THEN ? ELSE last_suspect_truncation_at END WHERE id = ?`, n, at, at, userID).Error
+	return dbErr(err, "user")
 }

@@ -68,11 +68,19 @@ func mustAdd(tb testing.TB, s *Server, key string, form url.Values) string {
 // ordAddID returns the order ID of an add answer, if it is one.
 func ordAddID(r Response) (string, bool) {
 	var v map[string]any
-	if json.Unmarshal(r.Body, &v) != nil || len(v) != 1 {
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil || len(v) != 1 {
 		return "", false
 	}
-	id, ok := v["order"].(string)
-	return id, ok && ordIDPattern.MatchString(id)
+	switch id := v["order"].(type) {
+	case string:
+		return id, ordIDPattern.MatchString(id)
+	case json.Number: // a numeric account's ID: a JSON integer within INT(11)
+		n, err := id.Int64()
+		return id.String(), err == nil && n >= 1000000000 && n <= 2147483647
+	}
+	return "", false
 }
 
 // ordStatusWant is the status object of an order, as JSON text.

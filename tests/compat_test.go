@@ -41,14 +41,18 @@ func jsonPost(t *testing.T, s *Server, body map[string]any) Response {
 	return Do(t, req)
 }
 
-// An account switched to numeric IDs runs the whole flow with every ID
-// parsed as an integer by the client, as SmartPanel-family children do.
+// An account switched to numeric IDs runs the whole flow with every order ID
+// arriving as a JSON integer, as typed clients need (the PHP class's
+// refill(int $orderId) under strict_types, SmartPanel's INT(11) column).
 func TestNumericOrderIDs(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b Backend) {
 		s := MustStart(t, MustEnv(t, b))
 		a := s.MustAccount(t, "smartpanel", "1000")
-		svc := s.MustService(t, map[string]any{"rate": "1", "min": 1, "max": 100000})
+		svc := s.MustService(t, map[string]any{"rate": "1", "min": 1, "max": 100000, "refill": true, "cancel": true})
 		old := mustAdd(t, s, a.Key, url.Values{"service": {svc}, "link": {"https://x/old"}, "quantity": {"100"}})
+		if _, err := strconv.Atoi(old); err == nil || len(old) != 10 {
+			t.Fatalf("a new account's first order %q is not alphanumeric", old)
+		}
 
 		for _, tt := range []struct {
 			body string
@@ -62,33 +66,26 @@ func TestNumericOrderIDs(t *testing.T) {
 			t.Fatalf("user = %v", u)
 		}
 
-		// add: the ID is still a JSON string, of 10 digits in the INT(11) range.
+		// add: a JSON integer of 10 digits within INT(11), nothing else.
 		r := jsonPost(t, s, map[string]any{"key": a.Key, "action": "add", "service": json.Number(svc), "link": "https://x/1", "quantity": 100})
-		var add struct{ Order any }
-		if err := json.Unmarshal(r.Body, &add); err != nil {
-			t.Fatal(err)
-		}
-		id, ok := add.Order.(string)
-		n, err := strconv.ParseInt(id, 10, 64)
-		if !ok || err != nil || len(id) != 10 || n < 1000000000 || n > 2147483647 {
-			t.Fatalf("add answered %s, want a 10-digit string within INT(11)", r.Body)
-		}
-		if !bytes.Equal(r.Body, []byte(`{"order":"`+id+`"}`)) {
+		n := mustIntOrder(t, r.Body)
+		id := strconv.FormatInt(n, 10)
+		if !bytes.Equal(r.Body, []byte(`{"order":`+id+`}`)) {
 			t.Errorf("add body %s", r.Body)
 		}
+		// The PHP class's form body answers the same shape.
+		r = phpClientPost(t, s, [][2]string{{"key", a.Key}, {"action", "add"}, {"service", svc}, {"link", "https://x/php"}, {"quantity", "100"}})
+		mustIntOrder(t, r.Body)
 
-		// status single and multi with the ID as a JSON number.
+		// status single and multi with the ID as a JSON number; multi keys
+		// stay strings, as sent.
 		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "status", "order": n})
 		jsonEqual(t, r, `{"charge":"0.1000","start_count":"0","status":"Pending","remains":"100","currency":"CNY"}`)
 		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "status", "orders": []any{n, old}})
 		jsonEqual(t, r, fmt.Sprintf(`{%q:{"charge":"0.1000","start_count":"0","status":"Pending","remains":"100","currency":"CNY"},%q:{"charge":"0.1000","start_count":"0","status":"Pending","remains":"100","currency":"CNY"}}`, id, old))
 
-		// The old order keeps its alphanumeric ID.
-		if _, err := strconv.Atoi(old); err == nil || len(old) != 10 {
-			t.Errorf("old order ID %q changed format", old)
-		}
-
-		// refill → refill_status with integers, then cancel with integers.
+		// refill single and multi: the ticket ID and the order are integers;
+		// the older alphanumeric order stays a string.
 		s.MustAdmin(t, 200, "PATCH", "/internal/v1/orders/"+id, map[string]any{"status": "Completed"})
 		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "refill", "order": n})
 		var refill struct{ Refill json.Number }
@@ -103,13 +100,34 @@ func TestNumericOrderIDs(t *testing.T) {
 		jsonEqual(t, r, `{"status":"Pending"}`)
 		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "refill_status", "refills": []any{refillID}})
 		jsonEqual(t, r, fmt.Sprintf(`[{"refill":%d,"status":"Pending"}]`, refillID))
+		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "refill", "orders": []any{n, old, 1999999999}})
+		jsonEqual(t, r, fmt.Sprintf(`[{"order":%d,"refill":{"error":"Refill already requested for this order"}},`+
+			`{"order":%q,"refill":{"error":"Order is not eligible for refill"}},{"order":1999999999,"refill":{"error":"Incorrect order ID"}}]`, n, old))
 
+		// cancel with integers answers integers, in the order sent.
 		second := mustAdd(t, s, a.Key, url.Values{"service": {svc}, "link": {"https://x/2"}, "quantity": {"100"}})
 		n2, _ := strconv.ParseInt(second, 10, 64)
-		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "cancel", "orders": []any{n2}})
-		jsonEqual(t, r, fmt.Sprintf(`[{"order":%q,"cancel":1}]`, second))
+		r = jsonPost(t, s, map[string]any{"key": a.Key, "action": "cancel", "orders": []any{n2, old}})
+		jsonEqual(t, r, fmt.Sprintf(`[{"order":%d,"cancel":1},{"order":%q,"cancel":1}]`, n2, old))
+		r = s.Post(t, "/api/v2", url.Values{"key": {a.Key}, "action": {"cancel"}, "order": {id}})
+		jsonEqual(t, r, fmt.Sprintf(`[{"order":%d,"cancel":{"error":"Order is not eligible for cancel"}}]`, n))
 		mustLedgerMatches(t, s, a.ID)
 	})
+}
+
+// mustIntOrder reads an add answer whose order ID must be a JSON integer of
+// 10 digits within a signed 32-bit INT.
+func mustIntOrder(tb testing.TB, body []byte) int64 {
+	tb.Helper()
+	var v map[string]json.RawMessage
+	if err := json.Unmarshal(body, &v); err != nil || len(v) != 1 {
+		tb.Fatalf("add answered %s", body)
+	}
+	n, err := strconv.ParseInt(string(v["order"]), 10, 64)
+	if err != nil || n < 1000000000 || n > 2147483647 {
+		tb.Fatalf("add answered %s, want {\"order\":<10-digit integer within INT(11)>}", body)
+	}
+	return n
 }
 
 // How real clients call: each request exactly as that client sends it.

@@ -19,7 +19,7 @@ func TestSitesCreate(t *testing.T) {
 		if r.Status != http.StatusCreated {
 			t.Fatalf("create: status %d: %s", r.Status, r.Body)
 		}
-		const childA = `{"id":2,"name":"Child A","domains":["child-a.example"],"is_main":false}`
+		const childA = `{"id":2,"name":"Child A","domains":["child-a.example"],"is_main":false,"order_id_format":null}`
 		jsonEqual(t, r, childA)
 
 		items, next := mustProvList(t, s, "/internal/v1/sites")
@@ -71,10 +71,10 @@ func TestSitesDomainsNormalised(t *testing.T) {
 		if r.Status != http.StatusCreated {
 			t.Fatalf("status %d: %s", r.Status, r.Body)
 		}
-		jsonEqual(t, r, `{"id":2,"name":"Child C","domains":["child-c.example","www.child-c.example"],"is_main":false}`)
+		jsonEqual(t, r, `{"id":2,"name":"Child C","domains":["child-c.example","www.child-c.example"],"is_main":false,"order_id_format":null}`)
 		items, _ := mustProvList(t, s, "/internal/v1/sites")
 		got, _ := json.Marshal(items[len(items)-1])
-		jsonEqual(t, Response{Body: got}, `{"id":2,"name":"Child C","domains":["child-c.example","www.child-c.example"],"is_main":false}`)
+		jsonEqual(t, Response{Body: got}, `{"id":2,"name":"Child C","domains":["child-c.example","www.child-c.example"],"is_main":false,"order_id_format":null}`)
 	})
 }
 

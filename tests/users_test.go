@@ -22,14 +22,15 @@ func TestUsersCreate(t *testing.T) {
 			t.Fatalf("status %d: %s", r.Status, r.Body)
 		}
 		u := r.Obj(t)
-		if len(u) != 7 {
-			t.Errorf("fields of %s, want id, username, balance, currency, disabled, order_id_format, created_at", r.Body)
+		if len(u) != 9 {
+			t.Errorf("fields of %s, want id, username, balance, currency, disabled, order_id_format, suspect_truncated_ids, last_suspect_truncation_at, created_at", r.Body)
 		}
 		id, ok := u["id"].(json.Number)
 		if n, err := id.Int64(); !ok || err != nil || n < 1 {
 			t.Errorf("id = %v, want a positive whole number", u["id"])
 		}
-		if u["username"] != "alice" || u["balance"] != "0.0000" || u["currency"] != "CNY" || u["disabled"] != false || u["order_id_format"] != "alnum" {
+		if u["username"] != "alice" || u["balance"] != "0.0000" || u["currency"] != "CNY" || u["disabled"] != false ||
+			u["order_id_format"] != nil || u["suspect_truncated_ids"] != json.Number("0") || u["last_suspect_truncation_at"] != nil {
 			t.Errorf("user = %s", r.Body)
 		}
 		mustProvTime(t, u["created_at"], start)
