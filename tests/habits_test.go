@@ -65,6 +65,26 @@ func habitCounts(t *testing.T, env *Env) [3]int {
 		countRows(t, env, "SELECT COUNT(*) FROM tickets")}
 }
 
+// habitMustRows fails unless the rows are want, then checks the ledger
+// invariant of a.
+func habitMustRows(t *testing.T, env *Env, s *Server, a Account, want [3]int) {
+	t.Helper()
+	if got := habitCounts(t, env); got != want {
+		t.Errorf("rows (orders, ledger, tickets) %v, want %v", got, want)
+	}
+	mustLedgerMatches(t, s, a.ID)
+}
+
+// habitStart starts a server without rate limits on a fresh env, with an
+// account holding 1000 and a Default service at rate 1.
+func habitStart(t *testing.T, b Backend, name string) (*Env, *Server, Account, string) {
+	t.Helper()
+	env := MustEnv(t, b)
+	s := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
+	a := s.MustAccount(t, name, "1000")
+	return env, s, a, s.MustService(t, map[string]any{"rate": "1", "min": 1, "max": 100000})
+}
+
 const incorrect = `{"error":"Incorrect request"}`
 
 // runs and interval as client libraries send "no value": a Node SDK always
@@ -73,10 +93,7 @@ const incorrect = `{"error":"Incorrect request"}`
 // still refused.
 func TestHabitsNoValueTokens(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b Backend) {
-		env := MustEnv(t, b)
-		s := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
-		a := s.MustAccount(t, "nodesdk", "1000")
-		plain := s.MustService(t, map[string]any{"rate": "1", "min": 1, "max": 100000})
+		env, s, a, plain := habitStart(t, b, "nodesdk")
 		drip := s.MustService(t, map[string]any{"rate": "1", "min": 1, "max": 100000, "dripfeed": true})
 		pending := ordStatusWant("0.1000", "0", "Pending", "100")
 		const add = "key={key}&action=add&link=https%3A%2F%2Fx.test%2Fp%2F{n}&quantity=100&"
@@ -115,10 +132,7 @@ func TestHabitsNoValueTokens(t *testing.T) {
 			placed++
 			jsonEqual(t, ordDo(t, s, a.Key, "status", url.Values{"order": {id}}), h.want)
 		}
-		if got, want := habitCounts(t, env), [3]int{before[0] + placed, before[1] + placed, before[2]}; got != want {
-			t.Errorf("rows %v, want %v (%d orders placed)", got, want, placed)
-		}
-		mustLedgerMatches(t, s, a.ID)
+		habitMustRows(t, env, s, a, [3]int{before[0] + placed, before[1] + placed, before[2]})
 	})
 }
 
@@ -127,10 +141,7 @@ func TestHabitsNoValueTokens(t *testing.T) {
 // answers come in index order.
 func TestHabitsBracketLists(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b Backend) {
-		env := MustEnv(t, b)
-		s := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
-		a := s.MustAccount(t, "phpqs", "1000")
-		svc := s.MustService(t, map[string]any{"rate": "1", "min": 1, "max": 100000})
+		env, s, a, svc := habitStart(t, b, "phpqs")
 		ids := map[string]string{}
 		for _, n := range []string{"A", "B", "C", "D"} {
 			ids[n] = mustAdd(t, s, a.Key, url.Values{"service": {svc}, "link": {"https://x.test/" + n}, "quantity": {"100"}})
@@ -186,9 +197,7 @@ func TestHabitsBracketLists(t *testing.T) {
 		} {
 			jsonEqual(t, habitDo(t, s, vars, h), h.want)
 		}
-		if got := habitCounts(t, env); got != before {
-			t.Errorf("rows %v → %v after refused lists", before, got)
-		}
+		habitMustRows(t, env, s, a, before)
 
 		// refill, then refill_status of its tickets, in index order.
 		r := habitDo(t, s, vars, habitReq{"refill", "form", "", "key={key}&action=refill&orders%5B1%5D={B}&orders%5B0%5D={A}", ""})
@@ -212,10 +221,7 @@ func TestHabitsBracketLists(t *testing.T) {
 		// cancel: C and D answered in index order.
 		r = habitDo(t, s, vars, habitReq{"cancel", "multipart", "", "key={key}&action=cancel&orders[1]={D}&orders[0]={C}", ""})
 		jsonEqual(t, r, fmt.Sprintf(`[{"order":%q,"cancel":1},{"order":%q,"cancel":1}]`, ids["C"], ids["D"]))
-		if got, want := habitCounts(t, env), [3]int{before[0], before[1], before[2] + 4}; got != want {
-			t.Errorf("rows %v, want %v (two refill and two cancel tickets)", got, want)
-		}
-		mustLedgerMatches(t, s, a.ID)
+		habitMustRows(t, env, s, a, [3]int{before[0], before[1], before[2] + 4}) // two refill, two cancel tickets
 	})
 }
 
@@ -225,10 +231,7 @@ func TestHabitsBracketLists(t *testing.T) {
 // such a link with a 500 before).
 func TestHabitsNotUTF8(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b Backend) {
-		env := MustEnv(t, b)
-		s := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
-		a := s.MustAccount(t, "latin1", "1000")
-		svc := s.MustService(t, map[string]any{"rate": "1", "min": 1, "max": 100000})
+		env, s, a, svc := habitStart(t, b, "latin1")
 		cc := s.MustService(t, map[string]any{"type": "Custom Comments", "rate": "1", "min": 1, "max": 100})
 		likes := s.MustService(t, map[string]any{"type": "Comment Likes", "rate": "1", "min": 1, "max": 100000})
 		list := s.MustService(t, map[string]any{"type": "Mentions Custom List", "rate": "1", "min": 1, "max": 100})
@@ -267,10 +270,7 @@ func TestHabitsNotUTF8(t *testing.T) {
 			t.Errorf("PHP client: HTTP %d", r.Status)
 		}
 		jsonEqual(t, r, badLink)
-		if got := habitCounts(t, env); got != before {
-			t.Errorf("rows %v → %v: refused input must write nothing", before, got)
-		}
-		mustLedgerMatches(t, s, a.ID)
+		habitMustRows(t, env, s, a, before)
 
 		// Text that is UTF-8 goes through unchanged.
 		link := "https://x.test/café/🙂"
@@ -285,10 +285,7 @@ func TestHabitsNotUTF8(t *testing.T) {
 // parameters; {"service":[5]} was read as 5 before.
 func TestHabitsJSONTypes(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b Backend) {
-		env := MustEnv(t, b)
-		s := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
-		a := s.MustAccount(t, "nodejson", "1000")
-		svc := s.MustService(t, map[string]any{"rate": "1", "min": 1, "max": 100000})
+		env, s, a, svc := habitStart(t, b, "nodejson")
 		vars := strings.NewReplacer("{key}", a.Key, "{svc}", svc)
 		const add = `{"key":"{key}","action":"add","link":"https://x.test/j","quantity":100,`
 		before := habitCounts(t, env)
@@ -306,9 +303,7 @@ func TestHabitsJSONTypes(t *testing.T) {
 		} {
 			jsonEqual(t, habitDo(t, s, vars, h), h.want)
 		}
-		if got := habitCounts(t, env); got != before {
-			t.Errorf("rows %v → %v: refused input must write nothing", before, got)
-		}
+		habitMustRows(t, env, s, a, before)
 
 		// null for an optional parameter is absent; a list is still an array.
 		r := habitDo(t, s, vars, habitReq{"runs null", "json", "",
