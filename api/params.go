@@ -63,8 +63,8 @@ func parseParams(r *http.Request) (params, error) {
 	}
 	// The body is a source of its own (a list in brackets may not mix with
 	// a plain one within a source); its values win over the query string's.
-	dst := p
-	if len(p) > 0 {
+	dst, merge := p, len(p) > 0
+	if merge {
 		dst = make(params, 8)
 	}
 	var err error
@@ -81,8 +81,10 @@ func parseParams(r *http.Request) (params, error) {
 	if err != nil {
 		return nil, errIncorrectRequest
 	}
-	for k, v := range dst {
-		p[k] = v
+	if merge {
+		for k, v := range dst {
+			p[k] = v
+		}
 	}
 	return p, nil
 }
@@ -329,7 +331,7 @@ func parseJSON(body []byte, p params) error {
 		var v string
 		switch raw[0] {
 		case 'n':
-			if jsonRequired[k] {
+			if jsonRequired(k) {
 				return errors.New("null " + k)
 			}
 			continue
@@ -379,10 +381,15 @@ func parseJSON(body []byte, p params) error {
 	return nil
 }
 
-// jsonRequired are the parameters for which JSON null is malformed rather
-// than absent: reading it as absent would change what the request asks.
-var jsonRequired = map[string]bool{"key": true, "action": true, "service": true, "link": true, "quantity": true,
-	"order": true, "orders": true, "refill": true, "refills": true}
+// jsonRequired reports the parameters for which JSON null is malformed
+// rather than absent: reading it as absent would change what is asked.
+func jsonRequired(k string) bool {
+	switch k {
+	case "key", "action", "service", "link", "quantity", "order", "orders", "refill", "refills":
+		return true
+	}
+	return false
+}
 
 // jsonScalar reads a string, number or boolean as text.
 func jsonScalar(raw json.RawMessage) (string, bool) {
