@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"smmapi/model"
 )
@@ -128,13 +129,15 @@ func buildOrder(svc model.Service, in AddInput) (model.Order, error) {
 		return o, errIncorrectRequest
 	}
 	link := strings.TrimSpace(in.Link)
-	if link == "" || len(link) > maxLink {
+	// Text that is not UTF-8 is refused here, before MySQL's utf8mb4
+	// columns refuse it with a 500.
+	if link == "" || len(link) > maxLink || !utf8.ValidString(link) {
 		return o, Errorf(ErrInvalid, MsgBadLink)
 	}
 	o.Link = link
 	sum := sha256.Sum256([]byte(link))
 	o.LinkHash = hex.EncodeToString(sum[:])
-	if len(in.Username) > maxParamText {
+	if len(in.Username) > maxParamText || !utf8.ValidString(in.Username) || !utf8.ValidString(in.Comments) {
 		return o, errIncorrectRequest
 	}
 	o.Username = strings.TrimSpace(in.Username)
@@ -146,7 +149,7 @@ func buildOrder(svc model.Service, in AddInput) (model.Order, error) {
 		if v == "" {
 			continue
 		}
-		if len(v) > maxParamText && k != "usernames" {
+		if (len(v) > maxParamText && k != "usernames") || !utf8.ValidString(v) {
 			return o, errIncorrectRequest
 		}
 		extra[k] = v
@@ -247,12 +250,12 @@ func buildOrder(svc model.Service, in AddInput) (model.Order, error) {
 	return o, nil
 }
 
-// dripFeed reads runs and interval. Both absent, empty or zero (some
-// clients always send them) means no drip-feed; otherwise runs ≥ 2 and
-// interval ≥ 1 are required together.
+// dripFeed reads runs and interval. Both without a value (some clients
+// always send them) means no drip-feed; otherwise runs ≥ 2 and interval ≥ 1
+// are required together.
 func dripFeed(runsS, intervalS string) (runs, interval int64, err error) {
 	runsS, intervalS = strings.TrimSpace(runsS), strings.TrimSpace(intervalS)
-	if (runsS == "" || runsS == "0") && (intervalS == "" || intervalS == "0") {
+	if noValue(runsS) && noValue(intervalS) {
 		return 0, 0, nil
 	}
 	runs, err1 := strconv.ParseInt(runsS, 10, 64)
@@ -261,6 +264,22 @@ func dripFeed(runsS, intervalS string) (runs, interval int64, err error) {
 		return 0, 0, errIncorrectRequest
 	}
 	return runs, interval, nil
+}
+
+// noValue reports whether a trimmed runs or interval stands for "not sent":
+// empty, zero, or what client libraries write for a missing value (a Node
+// SDK sends runs=undefined&interval=undefined on every order; Python's str
+// of None, JavaScript's null and NaN).
+func noValue(s string) bool {
+	if n, err := strconv.ParseInt(s, 10, 64); s == "" || err == nil && n == 0 {
+		return true
+	}
+	for _, t := range [...]string{"undefined", "null", "NaN", "None"} {
+		if strings.EqualFold(s, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // webTraffic checks the Web Traffic parameters: country, device 1–5,

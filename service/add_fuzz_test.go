@@ -2,6 +2,7 @@ package service
 
 import (
 	"testing"
+	"unicode/utf8"
 
 	"smmapi/model"
 )
@@ -28,6 +29,19 @@ func FuzzBuildOrder(f *testing.F) {
 		{"Subscriptions", "", "", "", "", "", ""},
 		{"Poll", "https://x/a", "100", "", "", "", ""},
 		{"Unknown type", "https://x/a", "100", "", "", "", ""},
+		// Client habits: "no value" tokens, text that is not UTF-8, what a
+		// JSON array or null for a scalar would have been read as.
+		{"Default", "https://x/a", "100", "undefined", "undefined", "", ""},
+		{"Default", "https://x/a", "100", " NULL ", "nan", "", ""},
+		{"Default", "https://x/a", "100", "None", "5", "", ""},
+		{"Default", "https://x/a", "100", "3", "null", "", ""},
+		{"Default", "https://x/a", "100", "-0", "00", "", ""},
+		{"Default", "https://x.test/\xff\xfe", "100", "", "", "", ""},
+		{"Default", "https://x/a", "100", "", "", "\xc0\xaf", ""},
+		{"Mentions Custom List", "https://x/a", "", "", "", "", "a\n\xffb"},
+		{"Custom Comments", "https://x/a", "", "", "", "ok\n\xed\xa0\x80", ""},
+		{"Default", "https://x/a", "[5]", "", "", "", ""},
+		{"Default", "https://x/a", "5,6", "", "", "", ""},
 	}
 	for _, s := range seeds {
 		f.Add(s.typ, s.link, s.qty, s.runs, s.interval, s.comments, s.usernames)
@@ -42,6 +56,9 @@ func FuzzBuildOrder(f *testing.F) {
 				t.Fatalf("undocumented error %v", err)
 			}
 			return
+		}
+		if !utf8.ValidString(o.Link) || !utf8.ValidString(o.Comments) || !utf8.ValidString(o.Params) {
+			t.Fatalf("text that is not UTF-8 stored: %+v", o)
 		}
 		if o.Quantity <= 0 || o.Remains != o.Quantity || o.Charge < 0 || o.Status != model.StatusPending {
 			t.Fatalf("inconsistent order %+v", o)
