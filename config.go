@@ -111,12 +111,17 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 		if err != nil {
 			return c, fmt.Errorf("config: %w", err)
 		}
-		var doc map[string]any
+		// Decoded as nodes, not into map[string]any: a scalar keeps the text
+		// it was written with, so a digits-only token or "0123" is not turned
+		// into a number and printed back differently.
+		var doc yaml.Node
 		if err := yaml.Unmarshal(b, &doc); err != nil {
 			return c, fmt.Errorf("config %s: %w", path, err)
 		}
-		if err := applyYAML(reflect.ValueOf(&c).Elem(), doc, ""); err != nil {
-			return c, fmt.Errorf("config %s: %w", path, err)
+		if len(doc.Content) > 0 {
+			if err := applyYAML(reflect.ValueOf(&c).Elem(), doc.Content[0], ""); err != nil {
+				return c, fmt.Errorf("config %s: %w", path, err)
+			}
 		}
 	}
 	if err := applyEnv(reflect.ValueOf(&c).Elem(), "SMMAPI", "", getenv); err != nil {
@@ -125,27 +130,37 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	return c, c.Validate()
 }
 
-// applyYAML sets fields from a decoded document; unknown keys are errors.
-func applyYAML(v reflect.Value, doc map[string]any, prefix string) error {
-	for key, val := range doc {
+// applyYAML sets fields from a mapping node; unknown keys are errors.
+// Scalars are set from their text exactly as written (quotes removed).
+func applyYAML(v reflect.Value, m *yaml.Node, prefix string) error {
+	if m.Kind != yaml.MappingNode {
+		if m.Tag == "!!null" { // an empty file or section
+			return nil
+		}
+		return fmt.Errorf("%s: must be a mapping", strings.TrimSuffix(prefix, "."))
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		key, val := m.Content[i].Value, m.Content[i+1]
 		f, ok := fieldByTag(v, key)
 		if !ok {
 			return fmt.Errorf("unknown key %q", prefix+key)
 		}
 		if f.Kind() == reflect.Struct {
-			sub, ok := val.(map[string]any)
-			if !ok {
-				return fmt.Errorf("%s: must be a mapping", prefix+key)
-			}
-			if err := applyYAML(f, sub, prefix+key+"."); err != nil {
+			if err := applyYAML(f, val, prefix+key+"."); err != nil {
 				return err
 			}
 			continue
 		}
-		if val == nil {
+		if val.Kind == yaml.AliasNode && val.Alias != nil {
+			val = val.Alias
+		}
+		if val.Kind != yaml.ScalarNode {
+			return fmt.Errorf("%s: must be a single value", prefix+key)
+		}
+		if val.Tag == "!!null" {
 			continue
 		}
-		if err := setField(f, fmt.Sprint(val)); err != nil {
+		if err := setField(f, val.Value); err != nil {
 			return fmt.Errorf("%s: %w", prefix+key, err)
 		}
 	}

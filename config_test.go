@@ -57,6 +57,17 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad bool", file: "orders:\n  duplicate_link_guard: maybe\n", wantErr: "orders.duplicate_link_guard"},
 		{name: "section not a mapping", file: "http: 3\n", wantErr: "http"},
 		{name: "not yaml", file: "http: [\n", wantErr: "config"},
+		// Values stay exactly as written: a digits-only token is not a float,
+		// a leading zero is not octal.
+		{name: "digits-only token", file: "internal:\n  token: 123456789012345678901234567890\n", check: func(c Config) bool {
+			return c.Internal.Token == "123456789012345678901234567890"
+		}},
+		{name: "leading zero", file: "redis:\n  password: 0123\n", check: func(c Config) bool { return c.Redis.Password == "0123" }},
+		{name: "quoted and float-looking", file: "redis:\n  password: \"1e3\"\ninternal:\n  token: 1.50\n", check: func(c Config) bool {
+			return c.Redis.Password == "1e3" && c.Internal.Token == "1.50"
+		}},
+		{name: "empty section", file: "http:\n", check: func(c Config) bool { return c.HTTP.Addr == ":8080" }},
+		{name: "list for a value", file: "http:\n  addr: [a, b]\n", wantErr: "http.addr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
