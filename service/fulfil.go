@@ -10,6 +10,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -49,12 +50,27 @@ type Fulfil struct {
 	Interval time.Duration
 	// Lease bounds how long a claim holds: longer than one upstream call.
 	Lease time.Duration
+	// pause waits between retries of a failed database write; it returns
+	// early with the context's error (tests shorten it).
+	pause func(ctx context.Context, d time.Duration) error
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // NewFulfil returns a Fulfil.
 func NewFulfil(store FulfilStore, suppliers *Suppliers, up Upstream, rec Recorder, now Clock, log *slog.Logger, interval, upstreamTimeout time.Duration) *Fulfil {
 	return &Fulfil{store: store, suppliers: suppliers, up: up, rec: rec, now: now, log: log,
-		Interval: interval, Lease: upstreamTimeout + 30*time.Second}
+		Interval: interval, Lease: upstreamTimeout + 30*time.Second, pause: sleepCtx}
 }
 
 // batch is how many orders one round claims; status calls carry up to 100.
@@ -139,7 +155,7 @@ func (f *Fulfil) forward(ctx context.Context, o model.Order, token string, eps m
 		}
 		return
 	}
-	ue, _ := err.(*UpstreamError)
+	ue, _ := asUpstream(err)
 	switch {
 	case ue == nil || ue.Outcome == OutcomeUnknown:
 		f.settle(ctx, o, token, model.ForwardReconcile, "outcome unknown: "+err.Error(), 0)
@@ -158,14 +174,17 @@ func (f *Fulfil) forward(ctx context.Context, o model.Order, token string, eps m
 func (f *Fulfil) change(ctx context.Context, publicID string, fn func(*model.Order) (OrderChange, error)) (model.Order, error) {
 	var o model.Order
 	var err error
-	for i := range 5 {
+	const tries = 5
+	for i := range tries {
 		if o, err = f.store.ChangeOrder(ctx, publicID, fn); err == nil {
 			return o, nil
 		}
-		if c := ErrorCode(err); c != ErrInternal && c != ErrUnavailable {
+		if c := ErrorCode(err); c != ErrInternal && c != ErrUnavailable || i == tries-1 {
 			return o, err
 		}
-		time.Sleep(time.Duration(25<<i) * time.Millisecond)
+		if perr := f.pause(ctx, time.Duration(25<<i)*time.Millisecond); perr != nil {
+			return o, errors.Join(err, perr)
+		}
 	}
 	return o, err
 }
@@ -255,7 +274,7 @@ func (f *Fulfil) SyncRound(ctx context.Context) (int, error) {
 			var st UpstreamStatus
 			if err != nil {
 				st.Error = ErrorMessage(err)
-				if ue, ok := err.(*UpstreamError); ok {
+				if ue, ok := asUpstream(err); ok {
 					st.Error = ue.Message
 				}
 			} else if a, ok := answers[o.SupplierOrder]; ok {

@@ -152,7 +152,7 @@ func (s *Suppliers) endpoint(ctx context.Context, id uint64, forwarding bool) (S
 
 // upstreamHTTPError turns an upstream failure into a 503 naming it.
 func upstreamHTTPError(err error) error {
-	if ue, ok := err.(*UpstreamError); ok {
+	if ue, ok := asUpstream(err); ok {
 		if ue.Outcome == OutcomeRefused {
 			return Errorf(ErrConflict, "supplier refused: %s", ue.Message)
 		}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 )
 
 // SupplierEndpoint is where and how to call a supplier: its API URL and
@@ -62,4 +63,11 @@ type Upstream interface {
 type Sealer interface {
 	Seal(plain []byte) ([]byte, error)
 	Open(sealed []byte) ([]byte, error)
+}
+
+// asUpstream finds a supplier failure in err, wrapped or not: a type
+// assertion would read a wrapped refusal as "outcome unknown".
+func asUpstream(err error) (*UpstreamError, bool) {
+	var ue *UpstreamError
+	return ue, errors.As(err, &ue)
 }
