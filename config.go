@@ -58,6 +58,10 @@ type Config struct {
 		Enabled      bool     `yaml:"enabled"`
 		SyncInterval Duration `yaml:"sync_interval"`
 	} `yaml:"workers"`
+	Events struct {
+		// Retention is how long order events are kept.
+		Retention Duration `yaml:"retention"`
+	} `yaml:"events"`
 	Upstream struct {
 		Timeout Duration `yaml:"timeout"`
 	} `yaml:"upstream"`
@@ -97,6 +101,7 @@ func defaultConfig() Config {
 	c.Workers.Enabled = true
 	c.Workers.SyncInterval = Duration(time.Minute)
 	c.Upstream.Timeout = Duration(30 * time.Second)
+	c.Events.Retention = Duration(720 * time.Hour)
 	c.ShutdownTimeout = Duration(15 * time.Second)
 	c.Log.Level = "info"
 	return c
@@ -254,6 +259,8 @@ func (c Config) Validate() error {
 		return errors.New("config: api_keys.cooldown: must not be negative")
 	case time.Duration(c.Workers.SyncInterval) < 100*time.Millisecond:
 		return errors.New("config: workers.sync_interval: must be at least 100ms")
+	case time.Duration(c.Events.Retention) < time.Hour:
+		return errors.New("config: events.retention: must be at least 1h")
 	case c.Upstream.Timeout <= 0:
 		return errors.New("config: upstream.timeout: must be positive")
 	case c.Secrets.Key != "" && len(c.Secrets.Key) != 64:

@@ -143,25 +143,27 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	now := func() time.Time { return time.Now().UTC() }
 	up := upstream.New(time.Duration(cfg.Upstream.Timeout))
 	suppliers := service.NewSuppliers(db, sealer, up)
-	fulfil := service.NewFulfil(db, suppliers, up, metrics, now, log,
+	events := service.NewEventLog(cfg.Currency, now)
+	fulfil := service.NewFulfil(db, suppliers, up, metrics, events, now, log,
 		time.Duration(cfg.Workers.SyncInterval), time.Duration(cfg.Upstream.Timeout))
 	services := service.NewServices(db, serviceBus(bus), now)
 	watch := service.NewTruncationWatch(db, metrics, log, now)
 	actions := &service.Actions{
 		Auth:         service.NewAuth(db, db, now, log, serviceBus(bus), cfg.Orders.IDFormat),
 		Services:     services,
-		Add:          service.NewAdd(services, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderIDIn, metrics, now),
+		Add:          service.NewAdd(services, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderIDIn, metrics, events, now),
 		Status:       service.NewStatus(db, cfg.Currency, watch),
-		Refill:       service.NewRefill(db, db, db, now, watch),
+		Refill:       service.NewRefill(db, db, db, now, watch, events),
 		RefillStatus: service.NewRefillStatus(db),
-		Cancel:       service.NewCancel(db, db, db, watch),
+		Cancel:       service.NewCancel(db, db, db, watch, events),
 		Balance:      service.NewBalance(db, cfg.Currency),
 		Sites:        service.NewSites(db),
 		Users:        service.NewUsers(db, cfg.Currency),
 		APIKeys:      service.NewAPIKeys(db, db, db, cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log, metrics),
 		Catalog:      service.NewCatalog(db, db),
-		Orders:       service.NewOrders(db, cfg.Currency, now),
-		Tickets:      service.NewTickets(db, now, fulfil.ForwardTicket),
+		Orders:       service.NewOrders(db, cfg.Currency, now, events),
+		Tickets:      service.NewTickets(db, events, now, fulfil.ForwardTicket),
+		Events:       service.NewEvents(db, now, log, time.Duration(cfg.Events.Retention)),
 		Suppliers:    suppliers,
 		Fulfil:       fulfil,
 	}
@@ -232,6 +234,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})
 	go func() { watch.Run(watchCtx, 2*time.Second); close(watchDone) }()
+	// Events are numbered within 200 ms of their commit (and at once when
+	// the feed is read), and pruned past events.retention.
+	go actions.Events.Run(watchCtx, 200*time.Millisecond)
 
 	select {
 	case <-ctx.Done():

@@ -65,6 +65,7 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 	g.PATCH("/services/:id", h.patchService)
 
 	h.orderRoutes(g)
+	h.eventRoutes(g)
 	h.supplierRoutes(g)
 	h.docRoutes(g)
 	return e

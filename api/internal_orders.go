@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"smmapi/model"
 	"smmapi/service"
 )
 
@@ -36,7 +37,7 @@ func (h *internalAPI) listOrders(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := service.OrderFilter{Status: c.QueryParam("status")}
+	f := service.OrderFilter{Status: model.Status(c.QueryParam("status"))}
 	for _, q := range []struct {
 		name string
 		dst  *uint64
@@ -68,7 +69,8 @@ func (h *internalAPI) listTickets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := service.TicketFilter{Type: c.QueryParam("type"), Status: c.QueryParam("status")}
+	f := service.TicketFilter{Type: model.TicketType(c.QueryParam("type")),
+		Status: model.TicketStatus(c.QueryParam("status"))}
 	if f.UserID, err = queryID(c, "user_id"); err != nil {
 		return err
 	}

@@ -97,14 +97,30 @@ type Service struct {
 	UpdatedAt       time.Time
 }
 
+// Status is an order's status, spelled as on the wire. Which status may
+// follow which, and who may move it, is the lifecycle's transition table
+// (service/lifecycle.go), not this type.
+type Status string
+
 // Order statuses, spelled as on the wire.
 const (
-	StatusPending    = "Pending"
-	StatusInProgress = "In progress"
-	StatusProcessing = "Processing"
-	StatusCompleted  = "Completed"
-	StatusPartial    = "Partial"
-	StatusCanceled   = "Canceled"
+	StatusPending    Status = "Pending"
+	StatusInProgress Status = "In progress"
+	StatusProcessing Status = "Processing"
+	StatusCompleted  Status = "Completed"
+	StatusPartial    Status = "Partial"
+	StatusCanceled   Status = "Canceled"
+)
+
+// OrderType says which lifecycle an order follows: its row set in the
+// transition table.
+type OrderType string
+
+// Order types.
+const (
+	// OrderDefault is a one-off order (drip-feed included): every service
+	// type but Subscriptions.
+	OrderDefault OrderType = "default"
 )
 
 // OrderState is what the status action reads of an order: a narrow
@@ -115,28 +131,28 @@ type OrderState struct {
 	UserID              uint64
 	Charge, Refunded    Money
 	StartCount, Remains int64
-	Status              string
+	Status              Status
 	Runs, RunsDone      int64
 }
 
 // InternStatus returns the constant for a known status spelling, so that
 // scanning one allocates nothing; anything else is copied.
-func InternStatus(b []byte) string {
+func InternStatus(b []byte) Status {
 	switch string(b) { // no allocation: the compiler compares in place
-	case StatusPending:
+	case string(StatusPending):
 		return StatusPending
-	case StatusInProgress:
+	case string(StatusInProgress):
 		return StatusInProgress
-	case StatusProcessing:
+	case string(StatusProcessing):
 		return StatusProcessing
-	case StatusCompleted:
+	case string(StatusCompleted):
 		return StatusCompleted
-	case StatusPartial:
+	case string(StatusPartial):
 		return StatusPartial
-	case StatusCanceled:
+	case string(StatusCanceled):
 		return StatusCanceled
 	}
-	return string(b)
+	return Status(b)
 }
 
 // Forwarding states of an order with a supplier.
@@ -169,19 +185,21 @@ type Order struct {
 	// LiveLink is LinkHash while the order is not final (and the duplicate
 	// link guard is on), NULL after: its unique index allows one live order
 	// per account, service and link, enforced by the database itself.
-	LiveLink      *string `gorm:"size:64;uniqueIndex:idx_orders_live_link,priority:3"`
-	Quantity      int64   `gorm:"not null"`
-	Runs          int64   `gorm:"not null;default:0"`
-	Interval      int64   `gorm:"not null;default:0"`
-	RunsDone      int64   `gorm:"not null;default:0"`
-	Comments      string  `gorm:"size:16777215"`
-	Username      string  `gorm:"size:255;not null;default:''"`
-	Params        string  `gorm:"size:16777215"`
-	Charge        Money   `gorm:"not null"`
-	Refunded      Money   `gorm:"not null;default:0"`
-	StartCount    int64   `gorm:"not null;default:0"`
-	Remains       int64   `gorm:"not null;default:0"`
-	Status        string  `gorm:"size:16;not null;index"`
+	LiveLink   *string `gorm:"size:64;uniqueIndex:idx_orders_live_link,priority:3"`
+	Quantity   int64   `gorm:"not null"`
+	Runs       int64   `gorm:"not null;default:0"`
+	Interval   int64   `gorm:"not null;default:0"`
+	RunsDone   int64   `gorm:"not null;default:0"`
+	Comments   string  `gorm:"size:16777215"`
+	Username   string  `gorm:"size:255;not null;default:''"`
+	Params     string  `gorm:"size:16777215"`
+	Charge     Money   `gorm:"not null"`
+	Refunded   Money   `gorm:"not null;default:0"`
+	StartCount int64   `gorm:"not null;default:0"`
+	Remains    int64   `gorm:"not null;default:0"`
+	Status     Status  `gorm:"size:16;not null;index"`
+	// Type picks the order's rows of the lifecycle table.
+	Type          OrderType `gorm:"size:16;not null;default:default"`
 	SupplierID    *uint64
 	SupplierOrder string `gorm:"size:64;not null;default:''"`
 	// FinishedAt is when the order reached a final status; refill windows
@@ -202,29 +220,35 @@ type Order struct {
 	UpdatedAt       time.Time
 }
 
+// TicketType is what a ticket asks for: a refill or a cancel.
+type TicketType string
+
+// TicketStatus is where an admin's decision on a ticket stands.
+type TicketStatus string
+
 // Ticket types and statuses.
 const (
-	TicketRefill = "refill"
-	TicketCancel = "cancel"
+	TicketRefill TicketType = "refill"
+	TicketCancel TicketType = "cancel"
 
-	TicketOpen      = "open"
-	TicketForwarded = "forwarded"
-	TicketCompleted = "completed"
-	TicketRejected  = "rejected"
+	TicketOpen      TicketStatus = "open"
+	TicketForwarded TicketStatus = "forwarded"
+	TicketCompleted TicketStatus = "completed"
+	TicketRejected  TicketStatus = "rejected"
 )
 
 // Ticket is a refill or cancel request an admin decides on. OpenKey is set
 // while the ticket is open or forwarded and NULL after, so its unique index
 // allows one live ticket per order and type even when requests race.
 type Ticket struct {
-	ID          uint64  `gorm:"primaryKey"`
-	Type        string  `gorm:"size:8;not null;index:idx_tickets_type_status,priority:1"`
-	OrderID     uint64  `gorm:"not null;index"`
-	UserID      uint64  `gorm:"not null;index"`
-	Status      string  `gorm:"size:16;not null;index:idx_tickets_type_status,priority:2"`
-	OpenKey     *string `gorm:"size:40;uniqueIndex"`
-	Note        string  `gorm:"size:1024;not null;default:''"`
-	SupplierRef string  `gorm:"size:64;not null;default:''"`
+	ID          uint64       `gorm:"primaryKey"`
+	Type        TicketType   `gorm:"size:8;not null;index:idx_tickets_type_status,priority:1"`
+	OrderID     uint64       `gorm:"not null;index"`
+	UserID      uint64       `gorm:"not null;index"`
+	Status      TicketStatus `gorm:"size:16;not null;index:idx_tickets_type_status,priority:2"`
+	OpenKey     *string      `gorm:"size:40;uniqueIndex"`
+	Note        string       `gorm:"size:1024;not null;default:''"`
+	SupplierRef string       `gorm:"size:64;not null;default:''"`
 	// NextAt is when a forwarded refill's status is next asked upstream.
 	NextAt     *time.Time `gorm:"index"`
 	ClaimToken string     `gorm:"size:32;not null;default:''"`
@@ -247,5 +271,38 @@ type Supplier struct {
 
 // All lists every table, for migration.
 func All() []any {
-	return []any{&Site{}, &SiteDomain{}, &User{}, &APIKey{}, &LedgerEntry{}, &Service{}, &Order{}, &Ticket{}, &Supplier{}}
+	return []any{&Site{}, &SiteDomain{}, &User{}, &APIKey{}, &LedgerEntry{}, &Service{}, &Order{}, &Ticket{}, &Supplier{},
+		&Event{}, &EventCursor{}}
+}
+
+// Event types: every change of an order, a refill ticket or a cancel ticket.
+const (
+	EventOrderCreated  = "order.created"
+	EventOrderUpdated  = "order.updated"
+	EventRefillCreated = "refill.created"
+	EventRefillUpdated = "refill.updated"
+	EventCancelCreated = "cancel.created"
+	EventCancelUpdated = "cancel.updated"
+)
+
+// Event is one change, written in the transaction of the change itself (a
+// rolled-back change leaves none). Seq is the public event ID, given after
+// commit by the sequencer in the order events became visible, so a reader
+// following "seq > last" never misses one that committed late; it is NULL
+// until then.
+type Event struct {
+	ID        uint64  `gorm:"primaryKey"`
+	Seq       *uint64 `gorm:"uniqueIndex"`
+	Type      string  `gorm:"size:32;not null"`
+	UserID    uint64  `gorm:"not null;index"`
+	OrderID   uint64  `gorm:"not null;index"` // internal order ID, for the per-order feed
+	Data      string  `gorm:"type:text;not null"`
+	CreatedAt time.Time
+}
+
+// EventCursor is the sequencer's single row: the last Seq given. Locking it
+// makes one sequencer run at a time, on any instance.
+type EventCursor struct {
+	ID   uint64 `gorm:"primaryKey"`
+	Last uint64 `gorm:"not null;default:0"`
 }

@@ -3,13 +3,13 @@ package model
 import "testing"
 
 func TestInternStatus(t *testing.T) {
-	for _, s := range []string{StatusPending, StatusInProgress, StatusProcessing, StatusCompleted, StatusPartial, StatusCanceled, "Refunded", "", "pending"} {
-		b := []byte(s)
+	for _, s := range []Status{StatusPending, StatusInProgress, StatusProcessing, StatusCompleted, StatusPartial, StatusCanceled, "Refunded", "", "pending"} {
+		b := []byte(string(s))
 		if got := InternStatus(b); got != s {
 			t.Errorf("InternStatus(%q) = %q", s, got)
 		}
 	}
-	b := []byte(StatusInProgress)
+	b := []byte(string(StatusInProgress))
 	if n := testing.AllocsPerRun(100, func() { _ = InternStatus(b) }); n != 0 {
 		t.Errorf("a known status costs %v allocations, want 0", n)
 	}

@@ -61,6 +61,7 @@ type Add struct {
 	guard   bool
 	newID   func(format string) (string, error)
 	rec     Recorder
+	ev      *EventLog
 	now     Clock
 	// OnQueued, when set, is called after an order for a supplier is
 	// placed, to wake the forwarder.
@@ -69,8 +70,8 @@ type Add struct {
 
 // NewAdd returns an Add. guard turns on the duplicate-link check; newID
 // makes order IDs in an account's format (NewOrderIDIn in production).
-func NewAdd(catalog ServiceGetter, orders OrderStore, guard bool, newID func(format string) (string, error), rec Recorder, now Clock) *Add {
-	return &Add{catalog: catalog, orders: orders, guard: guard, newID: newID, rec: rec, now: now}
+func NewAdd(catalog ServiceGetter, orders OrderStore, guard bool, newID func(format string) (string, error), rec Recorder, ev *EventLog, now Clock) *Add {
+	return &Add{catalog: catalog, orders: orders, guard: guard, newID: newID, rec: rec, ev: ev, now: now}
 }
 
 // Limits on stored text, so no input reaches the database unbounded.
@@ -109,7 +110,7 @@ func (a *Add) Do(ctx context.Context, acct Account, in AddInput) (AddResult, err
 		o.LiveLink = &live
 	}
 	newID := func() (string, error) { return a.newID(acct.OrderIDFormat) }
-	if err := a.orders.PlaceOrder(ctx, &o, newID); err != nil {
+	if err := a.orders.PlaceOrder(ctx, &o, newID, a.ev.created); err != nil {
 		return AddResult{}, fmt.Errorf("add: user %d: %w", acct.UserID, err)
 	}
 	a.rec.OrderPlaced(o.Charge)
@@ -122,7 +123,7 @@ func (a *Add) Do(ctx context.Context, acct Account, in AddInput) (AddResult, err
 // buildOrder applies the type table of the spec: which parameters each type
 // needs, how its quantity is counted and what it costs.
 func buildOrder(svc model.Service, in AddInput) (model.Order, error) {
-	o := model.Order{ServiceID: svc.ID, Status: model.StatusPending}
+	o := model.Order{ServiceID: svc.ID, Status: model.StatusPending, Type: model.OrderDefault}
 	t := svc.Type
 	if t == "Subscriptions" {
 		// The Subscriptions lifecycle is not built yet; see the README.

@@ -22,8 +22,8 @@ type Cancel struct {
 }
 
 // NewCancel returns a Cancel.
-func NewCancel(orders OrderStore, catalog CatalogStore, tickets TicketStore, watch *TruncationWatch) *Cancel {
-	return &Cancel{t: ticketOpener{orders: orders, catalog: catalog, tickets: tickets, typ: model.TicketCancel, watch: watch,
+func NewCancel(orders OrderStore, catalog CatalogStore, tickets TicketStore, watch *TruncationWatch, ev *EventLog) *Cancel {
+	return &Cancel{t: ticketOpener{orders: orders, catalog: catalog, tickets: tickets, typ: model.TicketCancel, watch: watch, ev: ev,
 		already: MsgCancelRequested,
 		refusal: func(o model.Order, svc model.Service) string {
 			switch {

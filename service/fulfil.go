@@ -33,9 +33,9 @@ type FulfilStore interface {
 	DecideTicket(ctx context.Context, id uint64, fn func(*model.Ticket, *model.Order) (OrderChange, error)) (TicketWithOrder, error)
 	// TicketOrder reads a ticket and its order, without locks.
 	TicketOrder(ctx context.Context, id uint64) (model.Ticket, model.Order, error)
-	// CloseCancelTickets completes (or rejects) the forwarded cancel
-	// tickets of an order once the supplier has decided.
-	CloseCancelTickets(ctx context.Context, orderID uint64, status string) error
+	// OrderTickets returns the IDs of an order's tickets of a type and
+	// status.
+	OrderTickets(ctx context.Context, orderID uint64, typ model.TicketType, status model.TicketStatus) ([]uint64, error)
 }
 
 // Fulfil forwards orders and syncs them back.
@@ -44,6 +44,7 @@ type Fulfil struct {
 	suppliers *Suppliers
 	up        Upstream
 	rec       Recorder
+	ev        *EventLog
 	now       Clock
 	log       *slog.Logger
 	// Interval is the shortest poll interval, for fresh orders.
@@ -68,8 +69,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // NewFulfil returns a Fulfil.
-func NewFulfil(store FulfilStore, suppliers *Suppliers, up Upstream, rec Recorder, now Clock, log *slog.Logger, interval, upstreamTimeout time.Duration) *Fulfil {
-	return &Fulfil{store: store, suppliers: suppliers, up: up, rec: rec, now: now, log: log,
+func NewFulfil(store FulfilStore, suppliers *Suppliers, up Upstream, rec Recorder, ev *EventLog, now Clock, log *slog.Logger, interval, upstreamTimeout time.Duration) *Fulfil {
+	return &Fulfil{store: store, suppliers: suppliers, up: up, rec: rec, ev: ev, now: now, log: log,
 		Interval: interval, Lease: upstreamTimeout + 30*time.Second, pause: sleepCtx}
 }
 
@@ -141,12 +142,17 @@ func (f *Fulfil) forward(ctx context.Context, o model.Order, token string, eps m
 		_, err = f.change(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
 			cur.SupplierOrder, cur.ForwardState, cur.LastError = id, model.ForwardSent, ""
 			cur.Attempts++
-			if cur.Status == model.StatusPending {
-				cur.Status = model.StatusInProgress
-			}
 			next := now.Add(f.Interval)
 			cur.NextAt, cur.ClaimToken, cur.ClaimUntil = &next, "", nil
-			return OrderChange{Changed: true}, nil
+			ch := OrderChange{From: cur.Status, To: cur.Status}
+			if cur.Status == model.StatusPending {
+				var err error
+				if ch, err = Transition(cur, OrderCommand{By: ActorSystem, Status: model.StatusInProgress}, now); err != nil {
+					return ch, err
+				}
+			}
+			ch.Changed = true
+			return ch, nil
 		})
 		if err != nil {
 			// The supplier has it but we could not say so: the claim lapses
@@ -176,7 +182,7 @@ func (f *Fulfil) change(ctx context.Context, publicID string, fn func(*model.Ord
 	var err error
 	const tries = 5
 	for i := range tries {
-		if o, err = f.store.ChangeOrder(ctx, publicID, fn); err == nil {
+		if o, err = f.store.ChangeOrder(ctx, publicID, f.ev.Order(fn)); err == nil {
 			return o, nil
 		}
 		if c := ErrorCode(err); c != ErrInternal && c != ErrUnavailable || i == tries-1 {
@@ -320,14 +326,7 @@ func (f *Fulfil) apply(ctx context.Context, o model.Order, token string, st Upst
 			cur.ForwardState = model.ForwardDone
 			return OrderChange{Changed: true}, nil
 		}
-		status := st.Status
-		if status == model.StatusPending {
-			// Moving a forwarded order back to Pending would invite a second
-			// forward: it stays In progress.
-			status = model.StatusInProgress
-		}
-		p := upstreamPatch(*cur, status, st)
-		ch, err := ApplyOrderPatch(cur, p, now)
+		ch, err := Transition(cur, SupplierCommand(*cur, st), now)
 		if err != nil {
 			cur.LastError = clipText("status not applied: "+ErrorMessage(err), 500)
 			return OrderChange{Changed: true}, nil
@@ -346,39 +345,35 @@ func (f *Fulfil) apply(ctx context.Context, o model.Order, token string, st Upst
 	if refund > 0 {
 		f.rec.Refunded(refund)
 	}
-	if changed.Status == model.StatusCanceled || changed.Status == model.StatusPartial || changed.Status == model.StatusCompleted {
-		if err := f.store.CloseCancelTickets(ctx, changed.ID, changed.Status); err != nil {
-			f.log.WarnContext(ctx, "sync: close cancel tickets", "order", o.PublicID, "err", err)
-		}
+	if finalStatus(changed.Status) {
+		f.closeCancelTickets(ctx, changed)
 	}
 }
 
-// upstreamPatch turns a supplier's report into a PATCH, clamping what real
-// suppliers send: Partial with nothing or everything remaining is read as
-// Completed or Canceled, remains beyond the quantity as the quantity.
-func upstreamPatch(o model.Order, status string, st UpstreamStatus) OrderPatch {
-	remains := o.Remains
-	if st.HasRemains {
-		remains = min(st.Remains, o.Quantity)
+// closeCancelTickets settles an order's forwarded cancel tickets once the
+// supplier has decided: completed when it canceled (fully or partly),
+// rejected when it completed the order anyway.
+func (f *Fulfil) closeCancelTickets(ctx context.Context, o model.Order) {
+	to := model.TicketCompleted
+	if o.Status == model.StatusCompleted {
+		to = model.TicketRejected
 	}
-	if status == model.StatusPartial {
-		switch {
-		case remains <= 0:
-			status = model.StatusCompleted
-		case remains >= o.Quantity:
-			status = model.StatusCanceled
+	ids, err := f.store.OrderTickets(ctx, o.ID, model.TicketCancel, model.TicketForwarded)
+	for _, id := range ids {
+		_, err = f.store.DecideTicket(ctx, id, f.ev.Ticket(func(t *model.Ticket, _ *model.Order) (OrderChange, error) {
+			if t.Status != model.TicketForwarded { // settled meanwhile
+				return OrderChange{}, nil
+			}
+			_, err := TicketTransition(t, to, ActorSupplier)
+			return OrderChange{}, err
+		}))
+		if err != nil {
+			break
 		}
 	}
-	if status == model.StatusCompleted && !st.HasRemains {
-		remains = 0
+	if err != nil {
+		f.log.WarnContext(ctx, "sync: close cancel tickets", "order", o.PublicID, "err", err)
 	}
-	rs := json.Number(strconv.FormatInt(remains, 10))
-	p := OrderPatch{Status: &status, Remains: &rs}
-	if st.HasStartCount {
-		sc := json.Number(strconv.FormatInt(st.StartCount, 10))
-		p.StartCount = &sc
-	}
-	return p
 }
 
 // RefillRound follows forwarded refill tickets upstream.
@@ -399,7 +394,7 @@ func (f *Fulfil) RefillRound(ctx context.Context) (int, error) {
 			}
 		}
 		next := now.Add(f.Interval)
-		_, derr := f.store.DecideTicket(ctx, t.ID, func(cur *model.Ticket, _ *model.Order) (OrderChange, error) {
+		_, derr := f.store.DecideTicket(ctx, t.ID, f.ev.Ticket(func(cur *model.Ticket, _ *model.Order) (OrderChange, error) {
 			if cur.ClaimToken != token || cur.Status != model.TicketForwarded {
 				return OrderChange{}, nil
 			}
@@ -407,42 +402,18 @@ func (f *Fulfil) RefillRound(ctx context.Context) (int, error) {
 			if err != nil {
 				return OrderChange{}, nil
 			}
-			switch NormalizeRefillStatus(status) {
-			case "Completed":
-				cur.Status, cur.OpenKey = model.TicketCompleted, nil
-			case "Rejected":
-				cur.Status, cur.OpenKey = model.TicketRejected, nil
+			if to := ParseSupplierRefillStatus(status); to != "" {
+				if _, err := TicketTransition(cur, to, ActorSupplier); err != nil {
+					return OrderChange{}, err
+				}
 			}
 			return OrderChange{}, nil
-		})
+		}))
 		if derr != nil {
 			f.log.WarnContext(ctx, "refill sync", "ticket", t.ID, "err", derr)
 		}
 	}
 	return len(tickets), nil
-}
-
-// NormalizeRefillStatus maps suppliers' refill status spellings.
-func NormalizeRefillStatus(s string) string {
-	switch lower := toLowerASCII(s); lower {
-	case "completed", "complete", "success", "done":
-		return "Completed"
-	case "rejected", "canceled", "cancelled", "failed", "error", "refused":
-		return "Rejected"
-	case "in progress", "inprogress", "processing":
-		return "In progress"
-	}
-	return "Pending"
-}
-
-func toLowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 32
-		}
-	}
-	return string(b)
 }
 
 func clipText(s string, n int) string {
@@ -480,11 +451,14 @@ func (f *Fulfil) ForwardTicket(ctx context.Context, id uint64, note string) (Tic
 		return TicketWithOrder{}, upstreamHTTPError(err)
 	}
 	next := f.now().Add(f.Interval)
-	return f.store.DecideTicket(ctx, id, func(t *model.Ticket, o *model.Order) (OrderChange, error) {
+	return f.store.DecideTicket(ctx, id, f.ev.Ticket(func(t *model.Ticket, o *model.Order) (OrderChange, error) {
 		if t.Status != model.TicketOpen {
 			return OrderChange{}, Errorf(ErrConflict, "ticket is %s, not open", t.Status)
 		}
-		t.Status, t.SupplierRef, t.Note = model.TicketForwarded, ref, note
+		if _, err := TicketTransition(t, model.TicketForwarded, ActorAdmin); err != nil {
+			return OrderChange{}, err
+		}
+		t.SupplierRef, t.Note = ref, note
 		if t.Type == model.TicketRefill {
 			t.NextAt = &next
 		} else if o.ForwardState == model.ForwardSent {
@@ -493,7 +467,7 @@ func (f *Fulfil) ForwardTicket(ctx context.Context, id uint64, note string) (Tic
 			return OrderChange{Changed: true}, nil
 		}
 		return OrderChange{}, nil
-	})
+	}))
 }
 
 // ReconcileInput is an admin's decision on an order whose forwarding needs
@@ -513,7 +487,7 @@ func (f *Fulfil) Reconcile(ctx context.Context, publicID string, in ReconcileInp
 		return model.Order{}, Errorf(ErrNotFound, "order not found")
 	}
 	var refund model.Money
-	o, err := f.store.ChangeOrder(ctx, publicID, func(o *model.Order) (OrderChange, error) {
+	o, err := f.store.ChangeOrder(ctx, publicID, f.ev.Order(func(o *model.Order) (OrderChange, error) {
 		if o.ForwardState != model.ForwardReconcile && o.ForwardState != model.ForwardError {
 			return OrderChange{}, Errorf(ErrConflict, "order is not waiting for reconciliation (forward state %q)", o.ForwardState)
 		}
@@ -522,15 +496,14 @@ func (f *Fulfil) Reconcile(ctx context.Context, publicID string, in ReconcileInp
 			o.ForwardState, o.NextAt, o.LastError = model.ForwardQueued, &now, ""
 			return OrderChange{Changed: true}, nil
 		}
-		canceled := model.StatusCanceled
-		ch, err := ApplyOrderPatch(o, OrderPatch{Status: &canceled}, now)
+		ch, err := Transition(o, OrderCommand{By: ActorAdmin, Status: model.StatusCanceled}, now)
 		if err != nil {
 			return OrderChange{}, err
 		}
 		o.ForwardState, o.LastError = model.ForwardDone, clipText("failed by admin: "+in.Note, 500)
 		ch.Changed, refund = true, ch.Refund
 		return ch, nil
-	})
+	}))
 	if err != nil {
 		return model.Order{}, fmt.Errorf("reconcile order %s: %w", publicID, err)
 	}

@@ -36,7 +36,7 @@ func reflectiveList(t *testing.T, l StatusList) []byte {
 		b.WriteByte(':')
 		var v any = ItemError{Error: e.Error}
 		if o := e.Order; o != nil {
-			r := reflectiveStatus{o.Charge.String(), strconv.FormatInt(o.StartCount, 10), o.Status,
+			r := reflectiveStatus{o.Charge.String(), strconv.FormatInt(o.StartCount, 10), string(o.Status),
 				strconv.FormatInt(o.Remains, 10), o.Currency, nil}
 			if o.HasRuns {
 				runs := strconv.FormatInt(o.Runs, 10)
@@ -62,7 +62,7 @@ func TestStatusAppendJSONMatchesEncodingJSON(t *testing.T) {
 			n := []int64{0, 1, -1, 1000000, 9223372036854775807}[i]
 			o := &OrderStatus{Charge: m, StartCount: n, Status: "In progress", Remains: -n, Currency: s}
 			l := StatusList{{ID: s, Order: o}, {ID: s + "x", Error: s},
-				{ID: "9", Order: &OrderStatus{Charge: m, StartCount: n, Status: s, Currency: "CNY", HasRuns: true, Runs: n}}}
+				{ID: "9", Order: &OrderStatus{Charge: m, StartCount: n, Status: model.Status(s), Currency: "CNY", HasRuns: true, Runs: n}}}
 			want := reflectiveList(t, l)
 			if got := l.AppendJSON(nil); !bytes.Equal(got, want) {
 				t.Fatalf("list %q:\n got %s\nwant %s", s, got, want)

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 
 	"smmapi/model"
 )
@@ -20,7 +19,7 @@ type OrderFilter struct {
 	UserID    uint64
 	ServiceID uint64
 	SiteID    uint64
-	Status    string
+	Status    model.Status
 }
 
 // OrderPatch changes an order; nil fields stay. Counts are accepted as JSON
@@ -50,7 +49,7 @@ type OrderView struct {
 	Refunded      model.Money     `json:"refunded"`
 	StartCount    string          `json:"start_count"`
 	Remains       string          `json:"remains"`
-	Status        string          `json:"status"`
+	Status        model.Status    `json:"status"`
 	Currency      string          `json:"currency"`
 	SupplierID    *uint64         `json:"supplier_id"`
 	SupplierOrder string          `json:"supplier_order"`
@@ -63,23 +62,17 @@ type OrderView struct {
 	UpdatedAt    string `json:"updated_at"`
 }
 
-// OrderChange is what a change decided under the order's lock: whether it
-// changed anything and what to refund.
-type OrderChange struct {
-	Changed bool
-	Refund  model.Money
-}
-
 // Orders administers orders.
 type Orders struct {
 	store    OrderAdminStore
 	currency string
 	now      Clock
+	ev       *EventLog
 }
 
 // NewOrders returns an Orders.
-func NewOrders(store OrderAdminStore, currency string, now Clock) *Orders {
-	return &Orders{store: store, currency: currency, now: now}
+func NewOrders(store OrderAdminStore, currency string, now Clock, ev *EventLog) *Orders {
+	return &Orders{store: store, currency: currency, now: now, ev: ev}
 }
 
 // List returns one page of orders, newest first.
@@ -88,7 +81,7 @@ func (s *Orders) List(ctx context.Context, f OrderFilter, p Page) (List[OrderVie
 	if err != nil {
 		return List[OrderView]{}, err
 	}
-	if f.Status != "" && !validStatus(f.Status) {
+	if f.Status != "" && !knownStatus(f.Status) {
 		return List[OrderView]{}, Errorf(ErrInvalid, "unknown status %q", f.Status)
 	}
 	rows, err := s.store.ListOrders(ctx, f, before, limit+1)
@@ -111,91 +104,52 @@ func (s *Orders) Get(ctx context.Context, id string) (OrderView, error) {
 }
 
 // Patch changes status, start count and remains, refunding on Partial and
-// Canceled. The change is decided under the order's lock in the store.
+// Canceled. The wire body becomes a command decided by the lifecycle under
+// the order's lock in the store.
 func (s *Orders) Patch(ctx context.Context, id string, p OrderPatch) (OrderView, error) {
 	if !plausibleOrderID(id) {
 		return OrderView{}, Errorf(ErrNotFound, "order not found")
 	}
-	o, err := s.store.ChangeOrder(ctx, id, func(o *model.Order) (OrderChange, error) {
-		return ApplyOrderPatch(o, p, s.now())
-	})
+	cmd, err := p.Command()
+	if err != nil {
+		return OrderView{}, err
+	}
+	o, err := s.store.ChangeOrder(ctx, id, s.ev.Order(func(o *model.Order) (OrderChange, error) {
+		return Transition(o, cmd, s.now())
+	}))
 	if err != nil {
 		return OrderView{}, fmt.Errorf("patch order %s: %w", id, err)
 	}
 	return s.View(o), nil
 }
 
-// ApplyOrderPatch changes o as p asks and returns the refund it implies.
-// Final orders (Completed, Partial, Canceled) never move: a PATCH that
-// restates their state is a no-op, anything else a conflict.
-func ApplyOrderPatch(o *model.Order, p OrderPatch, now time.Time) (OrderChange, error) {
-	status := o.Status
+// Command converts the wire body into the admin's command.
+func (p OrderPatch) Command() (OrderCommand, error) {
+	cmd := OrderCommand{By: ActorAdmin}
 	if p.Status != nil {
-		status = *p.Status
-		if !validStatus(status) {
-			return OrderChange{}, Errorf(ErrInvalid, "unknown status %q", status)
+		cmd.Status = model.Status(*p.Status)
+		if !knownStatus(cmd.Status) {
+			return cmd, Errorf(ErrInvalid, "unknown status %q", *p.Status)
 		}
 	}
-	startCount, err := count("start_count", p.StartCount, o.StartCount)
-	if err != nil {
-		return OrderChange{}, err
+	var err error
+	if cmd.StartCount, err = count("start_count", p.StartCount); err != nil {
+		return cmd, err
 	}
-	remains, err := count("remains", p.Remains, o.Remains)
-	if err != nil {
-		return OrderChange{}, err
-	}
-	if remains > o.Quantity {
-		return OrderChange{}, Errorf(ErrInvalid, "remains must not exceed the quantity %d", o.Quantity)
-	}
-	if status == model.StatusPartial && (remains <= 0 || remains >= o.Quantity) {
-		return OrderChange{}, Errorf(ErrInvalid, "Partial needs 0 < remains < quantity (%d)", o.Quantity)
-	}
-	if finalStatus(o.Status) {
-		if status == o.Status && remains == o.Remains && startCount == o.StartCount {
-			return OrderChange{}, nil
-		}
-		return OrderChange{}, Errorf(ErrConflict, "order is %s: a final status cannot change", o.Status)
-	}
-	if status == model.StatusCompleted && p.Remains == nil {
-		remains = 0
-	}
-	var ch OrderChange
-	left := o.Charge - o.Refunded
-	switch status {
-	case model.StatusPartial:
-		ch.Refund = Refund(o.Charge, remains, o.Quantity, left)
-	case model.StatusCanceled:
-		ch.Refund = left
-	}
-	ch.Changed = status != o.Status || remains != o.Remains || startCount != o.StartCount
-	o.Status, o.StartCount, o.Remains = status, startCount, remains
-	o.Refunded += ch.Refund
-	if finalStatus(status) {
-		t := now.UTC()
-		o.FinishedAt = &t
-		o.LiveLink = nil // the link is free for a new order
-	}
-	return ch, nil
+	cmd.Remains, err = count("remains", p.Remains)
+	return cmd, err
 }
 
-func count(name string, in *json.Number, cur int64) (int64, error) {
+// count reads a count sent as a JSON number or string; nil stays nil.
+func count(name string, in *json.Number) (*int64, error) {
 	if in == nil {
-		return cur, nil
+		return nil, nil
 	}
 	n, err := strconv.ParseInt(string(*in), 10, 64)
 	if err != nil || n < 0 {
-		return 0, Errorf(ErrInvalid, "%s must be a non-negative whole number", name)
+		return nil, Errorf(ErrInvalid, "%s must be a non-negative whole number", name)
 	}
-	return n, nil
-}
-
-func validStatus(s string) bool {
-	switch s {
-	case model.StatusPending, model.StatusInProgress, model.StatusProcessing,
-		model.StatusCompleted, model.StatusPartial, model.StatusCanceled:
-		return true
-	}
-	return false
+	return &n, nil
 }
 
 // View renders an order for the internal API.

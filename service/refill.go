@@ -29,14 +29,14 @@ type Refill struct {
 }
 
 // NewRefill returns a Refill.
-func NewRefill(orders OrderStore, catalog CatalogStore, tickets TicketStore, now Clock, watch *TruncationWatch) *Refill {
-	return &Refill{t: ticketOpener{orders: orders, catalog: catalog, tickets: tickets, typ: model.TicketRefill, watch: watch,
+func NewRefill(orders OrderStore, catalog CatalogStore, tickets TicketStore, now Clock, watch *TruncationWatch, ev *EventLog) *Refill {
+	return &Refill{t: ticketOpener{orders: orders, catalog: catalog, tickets: tickets, typ: model.TicketRefill, watch: watch, ev: ev,
 		already: MsgRefillRequested,
 		refusal: func(o model.Order, svc model.Service) string {
 			switch {
 			case !svc.Refill:
 				return MsgRefillDisabled
-			case o.Status != model.StatusCompleted && o.Status != model.StatusPartial:
+			case !refillable(o.Status):
 				return MsgRefillIneligible
 			case svc.RefillDays > 0 && o.FinishedAt != nil &&
 				now().After(o.FinishedAt.Add(time.Duration(svc.RefillDays)*24*time.Hour)):

@@ -34,19 +34,6 @@ func NewRefillStatus(tickets TicketStore) *RefillStatus {
 	return &RefillStatus{tickets: tickets}
 }
 
-// PublicRefillStatus maps a ticket status to the public refill status.
-func PublicRefillStatus(ticketStatus string) string {
-	switch ticketStatus {
-	case model.TicketForwarded:
-		return "In progress"
-	case model.TicketCompleted:
-		return "Completed"
-	case model.TicketRejected:
-		return "Rejected"
-	}
-	return "Pending"
-}
-
 // One returns the status of one refill.
 func (r *RefillStatus) One(ctx context.Context, acct Account, id string) (RefillStatusResult, error) {
 	items, err := r.lookup(ctx, acct, []string{strings.TrimSpace(id)})

@@ -32,6 +32,7 @@ type Actions struct {
 	Catalog   *Catalog
 	Orders    *Orders
 	Tickets   *Tickets
+	Events    *Events
 	Suppliers *Suppliers
 	Fulfil    *Fulfil
 }
@@ -187,7 +188,8 @@ type OrderStore interface {
 	// writes the charge's ledger row, in one transaction; a colliding ID is
 	// retried with a new one, a live order on the same link (o.LiveLink set)
 	// is refused with MsgActiveOrder.
-	PlaceOrder(ctx context.Context, o *model.Order, newID func() (string, error)) error
+	// event builds the order.created event once the order has its IDs.
+	PlaceOrder(ctx context.Context, o *model.Order, newID func() (string, error), event func(*model.Order) model.Event) error
 	// UserOrders returns the user's orders among publicIDs, in one query.
 	UserOrders(ctx context.Context, userID uint64, publicIDs []string) ([]model.Order, error)
 	// OrderStates returns the status columns of the user's orders among
@@ -199,9 +201,11 @@ type OrderStore interface {
 type TicketStore interface {
 	// OpenTicket inserts t; ErrConflict when the order already has a live
 	// ticket of that type.
-	OpenTicket(ctx context.Context, t *model.Ticket) error
+	// event builds the ticket's created event once it has its ID; both are
+	// written in one transaction.
+	OpenTicket(ctx context.Context, t *model.Ticket, event func(*model.Ticket) model.Event) error
 	// UserTickets returns the user's tickets of type typ among ids.
-	UserTickets(ctx context.Context, userID uint64, typ string, ids []uint64) ([]model.Ticket, error)
+	UserTickets(ctx context.Context, userID uint64, typ model.TicketType, ids []uint64) ([]model.Ticket, error)
 }
 
 // OrderAdminStore stores orders for the internal API.

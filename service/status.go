@@ -19,7 +19,7 @@ import (
 type OrderStatus struct {
 	Charge     model.Money
 	StartCount int64
-	Status     string
+	Status     model.Status
 	Remains    int64
 	Currency   string
 	HasRuns    bool
@@ -69,7 +69,7 @@ func (s OrderStatus) AppendJSON(b []byte) []byte {
 	b = append(b, `","start_count":"`...)
 	b = strconv.AppendInt(b, s.StartCount, 10)
 	b = append(b, `","status":`...)
-	b = AppendJSONString(b, s.Status)
+	b = AppendJSONString(b, string(s.Status))
 	b = append(b, `,"remains":"`...)
 	b = strconv.AppendInt(b, s.Remains, 10)
 	b = append(b, `","currency":`...)

@@ -14,8 +14,8 @@ import (
 
 // TicketFilter narrows the ticket list; zero values do not filter.
 type TicketFilter struct {
-	Type   string
-	Status string
+	Type   model.TicketType
+	Status model.TicketStatus
 	UserID uint64
 }
 
@@ -27,15 +27,15 @@ type Decision struct {
 
 // TicketView is a ticket as the internal API shows it.
 type TicketView struct {
-	ID          uint64 `json:"id"`
-	Type        string `json:"type"`
-	Order       string `json:"order"`
-	UserID      uint64 `json:"user_id"`
-	Status      string `json:"status"`
-	Note        string `json:"note"`
-	SupplierRef string `json:"supplier_ref"`
-	CreatedAt   string `json:"created_at"`
-	UpdatedAt   string `json:"updated_at"`
+	ID          uint64             `json:"id"`
+	Type        model.TicketType   `json:"type"`
+	Order       string             `json:"order"`
+	UserID      uint64             `json:"user_id"`
+	Status      model.TicketStatus `json:"status"`
+	Note        string             `json:"note"`
+	SupplierRef string             `json:"supplier_ref"`
+	CreatedAt   string             `json:"created_at"`
+	UpdatedAt   string             `json:"updated_at"`
 }
 
 // TicketWithOrder is a ticket and its order's public ID.
@@ -47,14 +47,15 @@ type TicketWithOrder struct {
 // Tickets administers refill and cancel tickets.
 type Tickets struct {
 	store   TicketAdminStore
+	ev      *EventLog
 	now     Clock
 	forward func(ctx context.Context, id uint64, note string) (TicketWithOrder, error)
 }
 
 // NewTickets returns a Tickets; forward sends a ticket to the order's
 // supplier (Fulfil.ForwardTicket).
-func NewTickets(store TicketAdminStore, now Clock, forward func(ctx context.Context, id uint64, note string) (TicketWithOrder, error)) *Tickets {
-	return &Tickets{store: store, now: now, forward: forward}
+func NewTickets(store TicketAdminStore, ev *EventLog, now Clock, forward func(ctx context.Context, id uint64, note string) (TicketWithOrder, error)) *Tickets {
+	return &Tickets{store: store, ev: ev, now: now, forward: forward}
 }
 
 // List returns one page of tickets, newest first.
@@ -96,26 +97,24 @@ func (s *Tickets) Decide(ctx context.Context, id uint64, d Decision) (TicketView
 	default:
 		return TicketView{}, Errorf(ErrInvalid, "decision must be forward, complete or reject")
 	}
-	t, err := s.store.DecideTicket(ctx, id, func(t *model.Ticket, o *model.Order) (OrderChange, error) {
-		if t.Status != model.TicketOpen {
-			return OrderChange{}, Errorf(ErrConflict, "ticket is %s, not open", t.Status)
+	t, err := s.store.DecideTicket(ctx, id, s.ev.Ticket(func(t *model.Ticket, o *model.Order) (OrderChange, error) {
+		to := model.TicketCompleted
+		if d.Decision == "reject" {
+			to = model.TicketRejected
+		}
+		if _, err := TicketTransition(t, to, ActorAdmin); err != nil {
+			return OrderChange{}, err
 		}
 		t.Note = d.Note
-		t.OpenKey = nil
-		if d.Decision == "reject" {
-			t.Status = model.TicketRejected
-			return OrderChange{}, nil
-		}
-		t.Status = model.TicketCompleted
-		if t.Type != model.TicketCancel {
+		if to == model.TicketRejected || t.Type != model.TicketCancel {
 			return OrderChange{}, nil
 		}
 		if finalStatus(o.Status) {
 			return OrderChange{}, Errorf(ErrConflict, "order is already %s", o.Status)
 		}
-		canceled := model.StatusCanceled
-		return ApplyOrderPatch(o, OrderPatch{Status: &canceled}, s.now())
-	})
+		// A completed cancel ticket cancels the order with its refund.
+		return Transition(o, OrderCommand{By: ActorTicket, Status: model.StatusCanceled}, s.now())
+	}))
 	if err != nil {
 		return TicketView{}, fmt.Errorf("decide ticket %d: %w", id, err)
 	}

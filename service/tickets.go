@@ -13,13 +13,14 @@ type ticketOpener struct {
 	orders  OrderStore
 	catalog CatalogStore
 	tickets TicketStore
-	typ     string
+	typ     model.TicketType
 	// refusal returns the spec's error text when o may not get a ticket.
 	refusal func(o model.Order, svc model.Service) string
 	// already is the text for an order with a live ticket of this type.
 	already string
 	// watch counts look-ups for truncated IDs (nil: not counted).
 	watch *TruncationWatch
+	ev    *EventLog
 }
 
 // ticketOutcome is one order's result: a ticket ID or an error text.
@@ -67,7 +68,7 @@ func (t *ticketOpener) open(ctx context.Context, acct Account, ids []string) ([]
 		}
 		key := fmt.Sprintf("%s:%d", t.typ, o.ID)
 		tk := model.Ticket{Type: t.typ, OrderID: o.ID, UserID: acct.UserID, Status: model.TicketOpen, OpenKey: &key}
-		err := t.tickets.OpenTicket(ctx, &tk)
+		err := t.tickets.OpenTicket(ctx, &tk, t.ev.ticketCreated(id))
 		switch {
 		case ErrorCode(err) == ErrConflict:
 			out[i].err = t.already
@@ -78,9 +79,4 @@ func (t *ticketOpener) open(ctx context.Context, acct Account, ids []string) ([]
 		}
 	}
 	return out, nil
-}
-
-// finalStatus reports whether an order's status can no longer change.
-func finalStatus(s string) bool {
-	return s == model.StatusCompleted || s == model.StatusPartial || s == model.StatusCanceled
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+
+	"smmapi/model"
 )
 
 // SupplierEndpoint is where and how to call a supplier: its API URL and
@@ -40,7 +42,7 @@ func (e *UpstreamError) Error() string { return "upstream: " + e.Message }
 // UpstreamStatus is one order's status as a supplier reports it, with the
 // status normalised to the wire spelling ("" with Error when unknown).
 type UpstreamStatus struct {
-	Status        string
+	Status        model.Status
 	StartCount    int64
 	HasStartCount bool
 	Remains       int64

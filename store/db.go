@@ -209,6 +209,9 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := migrateUserFormat(tx); err != nil {
 			return err
 		}
+		if err := ensureEventCursor(tx); err != nil {
+			return err
+		}
 		main := model.Site{ID: MainSiteID, Name: "Main", IsMain: true}
 		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&main).Error
 	}

@@ -122,17 +122,12 @@ func (db *DB) ClaimTickets(ctx context.Context, now time.Time, n int, token stri
 	return ts, dbErr(err, "ticket")
 }
 
-// CloseCancelTickets closes an order's forwarded cancel tickets once the
-// supplier has decided: completed when it canceled (fully or partly),
-// rejected when it completed the order anyway.
-func (db *DB) CloseCancelTickets(ctx context.Context, orderID uint64, orderStatus string) error {
-	to := model.TicketCompleted
-	if orderStatus == model.StatusCompleted {
-		to = model.TicketRejected
-	}
-	return dbErr(db.g.WithContext(ctx).Model(&model.Ticket{}).
-		Where("order_id = ? AND type = ? AND status = ?", orderID, model.TicketCancel, model.TicketForwarded).
-		Updates(map[string]any{"status": to, "open_key": nil, "updated_at": time.Now().UTC()}).Error, "ticket")
+// OrderTickets returns the IDs of an order's tickets of a type and status.
+func (db *DB) OrderTickets(ctx context.Context, orderID uint64, typ model.TicketType, status model.TicketStatus) ([]uint64, error) {
+	var ids []uint64
+	err := db.g.WithContext(ctx).Model(&model.Ticket{}).
+		Where("order_id = ? AND type = ? AND status = ?", orderID, typ, status).Order("id").Pluck("id", &ids).Error
+	return ids, dbErr(err, "ticket")
 }
 
 // TicketOrder reads a ticket and its order, without locks: a look before a

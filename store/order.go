@@ -23,7 +23,7 @@ const idAttempts = 8
 // the debit is one conditional UPDATE, which never overdraws however many
 // requests race; the duplicate-link guard is the unique index on LiveLink;
 // the ledger row reads the new balance in its own INSERT … SELECT.
-func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, newID func() (string, error)) error {
+func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, newID func() (string, error), event func(*model.Order) model.Event) error {
 	for attempt := 0; ; attempt++ {
 		id, err := newID()
 		if err != nil {
@@ -44,9 +44,12 @@ func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, newID func() (stri
 			if err := tx.Create(o).Error; err != nil {
 				return err
 			}
-			return tx.Exec(`INSERT INTO ledger_entries (user_id, amount, balance_after, kind, ref, reason, created_at)
+			if err := tx.Exec(`INSERT INTO ledger_entries (user_id, amount, balance_after, kind, ref, reason, created_at)
 				SELECT id, ?, balance, ?, ?, '', ? FROM users WHERE id = ?`,
-				-o.Charge, model.LedgerCharge, o.PublicID, now, o.UserID).Error
+				-o.Charge, model.LedgerCharge, o.PublicID, now, o.UserID).Error; err != nil {
+				return err
+			}
+			return insertEvents(tx, event(o))
 		})
 		if !errors.Is(err, gorm.ErrDuplicatedKey) {
 			return dbErr(err, "order")

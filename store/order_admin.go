@@ -67,6 +67,9 @@ func (db *DB) ChangeOrder(ctx context.Context, publicID string, fn func(*model.O
 // saveOrderChange writes a changed order and credits its refund with a
 // ledger row, inside tx.
 func (db *DB) saveOrderChange(tx *gorm.DB, o *model.Order, ch service.OrderChange) error {
+	if err := insertEvents(tx, ch.Events...); err != nil {
+		return err
+	}
 	if !ch.Changed && ch.Refund == 0 {
 		return nil
 	}

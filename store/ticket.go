@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 
+	"gorm.io/gorm"
+
 	"smmapi/model"
 	"smmapi/service"
 )
@@ -11,12 +13,17 @@ var _ service.TicketStore = (*DB)(nil)
 
 // OpenTicket inserts a ticket; the unique open_key refuses a second live
 // ticket of the same type for the same order, even between instances.
-func (db *DB) OpenTicket(ctx context.Context, t *model.Ticket) error {
-	return dbErr(db.g.WithContext(ctx).Create(t).Error, "ticket")
+func (db *DB) OpenTicket(ctx context.Context, t *model.Ticket, event func(*model.Ticket) model.Event) error {
+	return dbErr(db.transact(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(t).Error; err != nil {
+			return err
+		}
+		return insertEvents(tx, event(t))
+	}), "ticket")
 }
 
 // UserTickets returns the user's tickets of type typ among ids.
-func (db *DB) UserTickets(ctx context.Context, userID uint64, typ string, ids []uint64) ([]model.Ticket, error) {
+func (db *DB) UserTickets(ctx context.Context, userID uint64, typ model.TicketType, ids []uint64) ([]model.Ticket, error) {
 	var ts []model.Ticket
 	err := db.r.WithContext(ctx).Where("user_id = ? AND type = ? AND id IN ?", userID, typ, ids).Find(&ts).Error
 	return ts, dbErr(err, "ticket")

@@ -210,7 +210,7 @@ func parseStatus(r json.RawMessage) service.UpstreamStatus {
 	if s.Error != nil {
 		return service.UpstreamStatus{Error: *s.Error}
 	}
-	st := service.UpstreamStatus{Status: NormalizeStatus(string(s.Status))}
+	st := service.UpstreamStatus{Status: service.ParseSupplierStatus(string(s.Status))}
 	if st.Status == "" {
 		st.Error = "unknown status " + strconv.Quote(string(s.Status))
 	}
@@ -232,27 +232,6 @@ func count(f flexString) (int64, bool) {
 		return int64(fl), true
 	}
 	return 0, false
-}
-
-// NormalizeStatus maps the spellings suppliers use to the wire statuses;
-// "" for one it does not know.
-func NormalizeStatus(s string) string {
-	k := strings.ToLower(strings.Join(strings.Fields(strings.ReplaceAll(s, "_", " ")), " "))
-	switch k {
-	case "pending", "awaiting", "queued", "new":
-		return "Pending"
-	case "in progress", "inprogress", "processing started", "active", "running":
-		return "In progress"
-	case "processing":
-		return "Processing"
-	case "completed", "complete", "success", "done", "finished":
-		return "Completed"
-	case "partial", "partially completed", "partial completed":
-		return "Partial"
-	case "canceled", "cancelled", "cancel", "refunded", "rejected", "fail", "failed":
-		return "Canceled"
-	}
-	return ""
 }
 
 // Refill asks the supplier to refill one of its orders; it answers the
