@@ -56,7 +56,9 @@ type EventLog struct {
 }
 
 // NewEventLog returns an EventLog.
-func NewEventLog(currency string, now Clock) *EventLog { return &EventLog{currency: currency, now: now} }
+func NewEventLog(currency string, now Clock) *EventLog {
+	return &EventLog{currency: currency, now: now}
+}
 
 // orderData is the data of order.* events: the ID as the public API shows
 // it, the previous status (null on creation), and exactly the object the
@@ -105,7 +107,9 @@ func publicStatus(o model.Order, currency string) OrderStatus {
 }
 
 // created is the order.created event of a new order.
-func (e *EventLog) created(o *model.Order) model.Event { return e.orderEvent(model.EventOrderCreated, o, "") }
+func (e *EventLog) created(o *model.Order) model.Event {
+	return e.orderEvent(model.EventOrderCreated, o, "")
+}
 
 // ticketCreated is the refill.created or cancel.created event.
 func (e *EventLog) ticketCreated(orderPublicID string) func(*model.Ticket) model.Event {

@@ -205,7 +205,7 @@ func TestEventsAdminPaths(t *testing.T) {
 			t.Errorf("%d events for an unknown order", n)
 		}
 		for path, want := range map[string]int{
-			"/internal/v1/orders/ZZZZZZZZZZ/events": 404,
+			"/internal/v1/orders/ZZZZZZZZZZ/events":  404,
 			"/internal/v1/events?type=order.deleted": 400,
 			"/internal/v1/events?after=x":            400,
 			"/internal/v1/events?user_id=0":          400,
