@@ -117,18 +117,31 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	}
 	busCtx, stopBus := context.WithCancel(context.Background())
 	defer stopBus()
+	if brk := db.Breaker(); brk != nil {
+		go brk.Run(busCtx)
+	}
 	if cfg.Redis.Addr != "" {
 		rdb, err := store.OpenRedis(ctx, cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB)
 		if err != nil {
 			return err
 		}
 		defer rdb.Close()
-		cooldowns = store.NewRedisCooldowns(rdb, cfg.Redis.Prefix)
-		limiter = store.NewRedisLimiter(rdb, cfg.Redis.Prefix)
-		rb := store.NewRedisBus(rdb, cfg.Redis.Prefix, log)
+		brk := store.NewRedisBreaker(rdb, log)
+		go brk.Run(busCtx)
+		cooldowns = store.NewRedisCooldowns(rdb, cfg.Redis.Prefix, brk)
+		limiter = store.NewRedisLimiter(rdb, cfg.Redis.Prefix, brk)
+		rb := store.NewRedisBus(rdb, cfg.Redis.Prefix, brk, store.NewEpochs(db, time.Now, log), time.Now, log)
 		go rb.Run(busCtx)
 		bus = rb
-		checks["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smmapi_cache_invalidation_live",
+			Help: "1 while this instance hears every cache invalidation (caches used), 0 while it bypasses its caches."},
+			func() float64 { return map[bool]float64{true: 1}[rb.Live()] }))
+		checks["redis"] = func(ctx context.Context) error {
+			if brk.Open() {
+				return store.ErrDown
+			}
+			return rdb.Ping(ctx).Err()
+		}
 	}
 
 	token, err := internalToken(cfg, log)

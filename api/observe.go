@@ -30,6 +30,7 @@ type Metrics struct {
 	cooldownRefusals prometheus.Counter
 	limited          *prometheus.CounterVec
 	redisErrors      prometheus.Counter
+	unconfirmed      prometheus.Counter
 }
 
 var _ service.Recorder = (*Metrics)(nil)
@@ -55,9 +56,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Public requests refused by a limit (ip, key, lockout)."}, []string{"limit"}),
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "smmapi_redis_errors_total",
 			Help: "Redis calls that failed (limits then fail open)."}),
+		unconfirmed: prometheus.NewCounter(prometheus.CounterOpts{Name: "smmapi_cache_invalidations_unconfirmed_total",
+			Help: "Admin changes whose cache invalidation some instance did not confirm (they apply within the epoch poll)."}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.ordersPlaced, m.charged, m.refunded, m.keyGenerations,
-		m.cooldownRefusals, m.limited, m.redisErrors)
+		m.cooldownRefusals, m.limited, m.redisErrors, m.unconfirmed)
 	return m
 }
 
