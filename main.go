@@ -68,6 +68,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	out := newLogWriter(stdout, 100*time.Millisecond)
 	defer out.Close()
 	log := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
+	routeDriverLogs(log)
 	log.Info("config", "config", cfg.redacted())
 
 	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN,

@@ -92,6 +92,8 @@ func TestRevocationUnderRedisFaults(t *testing.T) {
 			if got := string(sa.Post(t, "/api/v2", url.Values{"key": {a.Key}, "action": {"balance"}}).Body); got != invalid {
 				t.Fatalf("served by the admin's own instance: %s", got)
 			}
+			mustJSONLog(t, sa) // the drivers' own lines too
+			mustJSONLog(t, sb)
 		})
 	}
 }
