@@ -155,7 +155,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return err
 	}
 	now := func() time.Time { return time.Now().UTC() }
-	up := upstream.New(time.Duration(cfg.Upstream.Timeout))
+	up := upstream.New(time.Duration(cfg.Upstream.Timeout), token, cfg.Secrets.Key, cfg.Redis.Password)
 	suppliers := service.NewSuppliers(db, sealer, up)
 	fulfil := service.NewFulfil(db, suppliers, up, metrics, now, log,
 		time.Duration(cfg.Workers.SyncInterval), time.Duration(cfg.Upstream.Timeout))
