@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"smmapi/api"
 	"smmapi/service"
@@ -189,7 +190,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		addr string
 		e    *echo.Echo
 	}{
-		{"public", cfg.HTTP.Addr, api.NewPublic(actions, limiter, limits(cfg), checks, log, api.WithMetrics(metrics), api.WithAccessLog(access))},
+		{"public", cfg.HTTP.Addr, api.NewPublic(actions, limiter, limits(cfg), checks, log, api.WithMetrics(metrics), api.WithAccessLog(access),
+			api.WithBodyTimeout(time.Duration(cfg.HTTP.BodyTimeout)))},
 		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log, api.WithMetrics(metrics), api.WithAccessLog(access), api.WithBus(serviceBus(bus)), api.WithProfiling(),
 			api.WithMetricsHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))},
 	}
@@ -199,6 +201,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		ln, err := net.Listen("tcp", s.addr)
 		if err != nil {
 			return fmt.Errorf("listen %s (%s): %w", s.name, s.addr, err)
+		}
+		if s.name == "public" && cfg.HTTP.MaxConnections > 0 {
+			// Past the limit new connections wait in the kernel's backlog
+			// instead of each costing memory (buffers, a goroutine).
+			ln = netutil.LimitListener(ln, cfg.HTTP.MaxConnections)
 		}
 		srv := &http.Server{
 			Handler:           s.e,

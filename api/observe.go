@@ -116,6 +116,7 @@ type serverOptions struct {
 	bus            service.Bus
 	profiling      bool
 	accessLog      *accessLog
+	bodyTimeout    time.Duration
 }
 
 // WithAccessLog writes one JSON line per request to w (without it,
