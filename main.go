@@ -138,12 +138,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smmapi_cache_invalidation_live",
 			Help: "1 while this instance hears every cache invalidation (caches used), 0 while it bypasses its caches."},
 			func() float64 { return map[bool]float64{true: 1}[rb.Live()] }))
-		checks["redis"] = func(ctx context.Context) error {
-			if brk.Open() {
-				return store.ErrDown
-			}
-			return rdb.Ping(ctx).Err()
-		}
+		checks["redis"] = brk.Check
 	}
 
 	token, err := internalToken(cfg, log)

@@ -250,10 +250,11 @@ func (db *DB) migrate(ctx context.Context) error {
 // Driver returns the driver name.
 func (db *DB) Driver() string { return db.driver }
 
-// Ping checks the database answers; at once while it is known down.
+// Ping checks the database answers; on MySQL through its breaker, which
+// it opens or closes, so that /readyz and the requests agree.
 func (db *DB) Ping(ctx context.Context) error {
-	if db.brk.Open() {
-		return fmt.Errorf("database: %w", ErrDown)
+	if db.brk != nil {
+		return db.brk.Check(ctx)
 	}
 	s, err := db.g.DB()
 	if err != nil {

@@ -75,13 +75,7 @@ func (b *Breaker) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		switch {
-		case err != nil && !b.down.Swap(true):
-			b.Trips.Add(1)
-			b.log.Warn("dependency unreachable: failing fast until it answers again", "dependency", b.name, "err", err)
-		case err == nil && b.down.Swap(false):
-			b.log.Info("dependency answers again", "dependency", b.name)
-		}
+		b.record(err)
 		every := b.UpEvery
 		if b.down.Load() {
 			every = b.DownEvery
@@ -93,5 +87,26 @@ func (b *Breaker) Run(ctx context.Context) {
 			}
 		}
 		t.Reset(every)
+	}
+}
+
+// Check probes now with ctx and records the result, for /readyz: a
+// dependency it reports down is one every caller already fails fast on.
+func (b *Breaker) Check(ctx context.Context) error {
+	err := b.probe(ctx)
+	if !errors.Is(ctx.Err(), context.Canceled) { // the caller left: says nothing
+		b.record(err)
+	}
+	return err
+}
+
+// record opens or closes the breaker on a probe's result.
+func (b *Breaker) record(err error) {
+	switch {
+	case err != nil && !b.down.Swap(true):
+		b.Trips.Add(1)
+		b.log.Warn("dependency unreachable: failing fast until it answers again", "dependency", b.name, "err", err)
+	case err == nil && b.down.Swap(false):
+		b.log.Info("dependency answers again", "dependency", b.name)
 	}
 }
