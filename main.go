@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"smmapi/api"
 	"smmapi/service"
@@ -68,6 +69,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	out := newLogWriter(stdout, 100*time.Millisecond)
 	defer out.Close()
 	log := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
+	routeDriverLogs(log)
 	log.Info("config", "config", cfg.redacted())
 
 	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN,
@@ -117,18 +119,26 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	}
 	busCtx, stopBus := context.WithCancel(context.Background())
 	defer stopBus()
+	if brk := db.Breaker(); brk != nil {
+		go brk.Run(busCtx)
+	}
 	if cfg.Redis.Addr != "" {
 		rdb, err := store.OpenRedis(ctx, cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB)
 		if err != nil {
 			return err
 		}
 		defer rdb.Close()
-		cooldowns = store.NewRedisCooldowns(rdb, cfg.Redis.Prefix)
-		limiter = store.NewRedisLimiter(rdb, cfg.Redis.Prefix)
-		rb := store.NewRedisBus(rdb, cfg.Redis.Prefix, log)
+		brk := store.NewRedisBreaker(rdb, log)
+		go brk.Run(busCtx)
+		cooldowns = store.NewRedisCooldowns(rdb, cfg.Redis.Prefix, brk)
+		limiter = store.NewRedisLimiter(rdb, cfg.Redis.Prefix, brk)
+		rb := store.NewRedisBus(rdb, cfg.Redis.Prefix, brk, store.NewEpochs(db, time.Now, log), time.Now, log)
 		go rb.Run(busCtx)
 		bus = rb
-		checks["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smmapi_cache_invalidation_live",
+			Help: "1 while this instance hears every cache invalidation (caches used), 0 while it bypasses its caches."},
+			func() float64 { return map[bool]float64{true: 1}[rb.Live()] }))
+		checks["redis"] = brk.Check
 	}
 
 	token, err := internalToken(cfg, log)
@@ -141,7 +151,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return err
 	}
 	now := func() time.Time { return time.Now().UTC() }
-	up := upstream.New(time.Duration(cfg.Upstream.Timeout))
+	up := upstream.New(time.Duration(cfg.Upstream.Timeout), token, cfg.Secrets.Key, cfg.Redis.Password)
 	suppliers := service.NewSuppliers(db, sealer, up)
 	events := service.NewEventLog(cfg.Currency, now)
 	fulfil := service.NewFulfil(db, suppliers, up, metrics, events, now, log,
@@ -178,7 +188,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		addr string
 		e    *echo.Echo
 	}{
-		{"public", cfg.HTTP.Addr, api.NewPublic(actions, limiter, limits(cfg), checks, log, api.WithMetrics(metrics), api.WithAccessLog(access))},
+		{"public", cfg.HTTP.Addr, api.NewPublic(actions, limiter, limits(cfg), checks, log, api.WithMetrics(metrics), api.WithAccessLog(access),
+			api.WithBodyTimeout(time.Duration(cfg.HTTP.BodyTimeout)))},
 		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log, api.WithMetrics(metrics), api.WithAccessLog(access), api.WithBus(serviceBus(bus)), api.WithProfiling(),
 			api.WithMetricsHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))},
 	}
@@ -188,6 +199,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		ln, err := net.Listen("tcp", s.addr)
 		if err != nil {
 			return fmt.Errorf("listen %s (%s): %w", s.name, s.addr, err)
+		}
+		if s.name == "public" && cfg.HTTP.MaxConnections > 0 {
+			// Past the limit new connections wait in the kernel's backlog
+			// instead of each costing memory (buffers, a goroutine).
+			ln = netutil.LimitListener(ln, cfg.HTTP.MaxConnections)
 		}
 		srv := &http.Server{
 			Handler:           s.e,

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,6 +19,7 @@ var errBodyTooLarge = echo.NewHTTPError(http.StatusRequestEntityTooLarge, servic
 // errors answer HTTP 200 {"error":"<text>"}, because many clients drop 4xx
 // bodies; only throttling, oversize bodies and faults use other statuses.
 func PublicErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	faults := newFaultLog(log)
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
@@ -39,7 +41,7 @@ func PublicErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				setRetryAfter(c, err)
 			case service.ErrUnavailable:
 				status, msg = http.StatusServiceUnavailable, service.MsgUnavailable
-				logFault(log, c, err)
+				faults.unavailable(c, err)
 			case service.ErrInternal:
 				status, msg = http.StatusInternalServerError, "Internal error"
 				logFault(log, c, err)
@@ -51,6 +53,7 @@ func PublicErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 
 // InternalErrorHandler maps errors to the internal API's statuses.
 func InternalErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	faults := newFaultLog(log)
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
@@ -82,7 +85,7 @@ func InternalErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			body["retry_after"] = setRetryAfter(c, err)
 		case service.ErrUnavailable:
 			status = http.StatusServiceUnavailable
-			logFault(log, c, err)
+			faults.unavailable(c, err)
 		default:
 			logFault(log, c, err)
 		}
@@ -99,6 +102,21 @@ func setRetryAfter(c echo.Context, err error) int64 {
 	}
 	c.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	return secs
+}
+
+// faultLog logs 503s throttled: an unreachable dependency fails every
+// request with the same cause, which the breaker has logged already; one
+// warning per second (with the count suppressed) says it is still so.
+type faultLog struct{ t *service.LogThrottle }
+
+func newFaultLog(log *slog.Logger) faultLog {
+	return faultLog{t: service.NewLogThrottle(log, time.Second, time.Now)}
+}
+
+func (f faultLog) unavailable(c echo.Context, err error) {
+	f.t.Log(c.Request().Context(), slog.LevelWarn, "unavailable", "request failed: dependency unavailable",
+		"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+		"method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 }
 
 // logFault logs an internal cause once, with the request ID; the client

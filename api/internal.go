@@ -38,7 +38,7 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 	}
 	e.HTTPErrorHandler = InternalErrorHandler(log)
 	if o.bus != nil {
-		e.Use(publishChanges(o.bus, log))
+		e.Use(publishChanges(o.bus, log, o.metrics))
 	}
 	checks.register(e)
 	h := &internalAPI{a: a}

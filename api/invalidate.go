@@ -23,8 +23,14 @@ var changeTopics = map[string]string{
 	http.MethodPatch + " /internal/v1/services/:id":                 service.TopicCatalog,
 }
 
+// publishWait bounds the wait for an invalidation: the admin answer waits
+// for the other instances to drop their caches (the bus's own bound is 1 s),
+// but never long on a silent Redis; an unconfirmed one still reaches every
+// instance within the database epoch poll (store.Epochs).
+const publishWait = 1500 * time.Millisecond
+
 // publishChanges publishes the route's topic once its change succeeded.
-func publishChanges(bus service.Bus, log *slog.Logger) echo.MiddlewareFunc {
+func publishChanges(bus service.Bus, log *slog.Logger, m *Metrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			topic, ok := changeTopics[c.Request().Method+" "+c.Path()]
@@ -37,17 +43,18 @@ func publishChanges(bus service.Bus, log *slog.Logger) echo.MiddlewareFunc {
 				if c.Response().Status >= 300 {
 					return
 				}
-				// Longer than the bus's own wait for confirmations (2 s).
-				ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 5*time.Second)
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), publishWait)
 				defer cancel()
 				if err := bus.Publish(ctx, topic); err != nil {
-					// Other instances' caches expire within their TTL, and a
-					// bus that is down bypasses caches anyway.
-					log.WarnContext(ctx, "publish cache invalidation", "topic", topic, "err", err)
+					// The change stands and answers as usual: instances that
+					// missed the event drop their caches at their next epoch
+					// poll, or bypass them while they cannot tell.
+					m.unconfirmed.Inc()
+					log.WarnContext(ctx, "cache invalidation not confirmed", "topic", topic,
+						"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
 				}
 			})
-			err := next(c)
-			return err
+			return next(c)
 		}
 	}
 }

@@ -37,7 +37,9 @@ type Limits struct {
 }
 
 // guard applies limits around authentication. A limiter fault fails open:
-// honest clients keep being served while Redis is away.
+// honest clients keep being served while Redis is away. A dead or silent
+// Redis costs a request little: each call is bounded, and the limiter's
+// breaker (store.Breaker) answers at once while Redis is known down.
 type guard struct {
 	lim    Limiter
 	limits Limits
@@ -46,14 +48,6 @@ type guard struct {
 	// FailOpen counts limiter faults that let a request through.
 	FailOpen atomic.Int64
 	lastLog  atomic.Int64
-	// lastFault (unix ns) opens a short circuit: for a second after a fault
-	// the limiter is not asked, so a dead Redis costs no time per request.
-	lastFault atomic.Int64
-}
-
-// circuitOpen reports whether a fault was seen within the last second.
-func (g *guard) circuitOpen() bool {
-	return time.Now().UnixNano()-g.lastFault.Load() < int64(time.Second)
 }
 
 func tooMany(d time.Duration) error {
@@ -66,10 +60,6 @@ func tooMany(d time.Duration) error {
 // before runs ahead of the key look-up: a locked-out client and the per-IP
 // limit are refused without touching the database.
 func (g *guard) before(ctx context.Context, ip string) error {
-	if g.circuitOpen() {
-		g.FailOpen.Add(1)
-		return nil
-	}
 	if g.limits.AuthFailures > 0 {
 		d, err := g.lim.Locked(ctx, ip)
 		if err != nil {
@@ -87,7 +77,7 @@ func (g *guard) before(ctx context.Context, ip string) error {
 
 // authFailed counts an invalid or missing key against the client.
 func (g *guard) authFailed(ctx context.Context, ip string) {
-	if g.limits.AuthFailures <= 0 || g.circuitOpen() {
+	if g.limits.AuthFailures <= 0 {
 		return
 	}
 	if err := g.lim.Fail(ctx, ip, g.limits.AuthFailures, g.limits.AuthWindow, g.limits.AuthLockout); err != nil {
@@ -97,7 +87,7 @@ func (g *guard) authFailed(ctx context.Context, ip string) {
 
 // after runs once the key is known: the per-key limit.
 func (g *guard) after(ctx context.Context, acct service.Account) error {
-	if g.limits.KeyRate > 0 && !g.circuitOpen() {
+	if g.limits.KeyRate > 0 {
 		return g.allow(ctx, "key", uitoa(acct.KeyID), g.limits.KeyRate, g.limits.KeyBurst)
 	}
 	return nil
@@ -120,7 +110,6 @@ func (g *guard) allow(ctx context.Context, kind, who string, rate, burst int) er
 func (g *guard) fault(ctx context.Context, err error) {
 	g.FailOpen.Add(1)
 	g.m.redisErrors.Inc()
-	g.lastFault.Store(time.Now().UnixNano())
 	now := time.Now().Unix()
 	if last := g.lastLog.Load(); now-last >= 10 && g.lastLog.CompareAndSwap(last, now) {
 		g.log.WarnContext(ctx, "rate limiter unavailable, failing open", "err", err, "fail_open_total", g.FailOpen.Load())

@@ -31,6 +31,7 @@ type Metrics struct {
 	limited          *prometheus.CounterVec
 	redisErrors      prometheus.Counter
 	suspectTrunc     prometheus.Counter
+	unconfirmed      prometheus.Counter
 }
 
 var _ service.Recorder = (*Metrics)(nil)
@@ -58,9 +59,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Redis calls that failed (limits then fail open)."}),
 		suspectTrunc: prometheus.NewCounter(prometheus.CounterOpts{Name: "smmapi_suspect_truncated_ids_total",
 			Help: "status/refill/cancel look-ups by alphanumeric accounts for an ID of 1-9 digits (a child storing IDs as integers)."}),
+		unconfirmed: prometheus.NewCounter(prometheus.CounterOpts{Name: "smmapi_cache_invalidations_unconfirmed_total",
+			Help: "Admin changes whose cache invalidation some instance did not confirm (they apply within the epoch poll)."}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.ordersPlaced, m.charged, m.refunded, m.keyGenerations,
-		m.cooldownRefusals, m.limited, m.redisErrors, m.suspectTrunc)
+		m.cooldownRefusals, m.limited, m.redisErrors, m.suspectTrunc, m.unconfirmed)
 	return m
 }
 
@@ -119,6 +122,7 @@ type serverOptions struct {
 	bus            service.Bus
 	profiling      bool
 	accessLog      *accessLog
+	bodyTimeout    time.Duration
 }
 
 // WithAccessLog writes one JSON line per request to w (without it,

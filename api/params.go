@@ -29,7 +29,7 @@ var errIncorrectRequest = service.Errorf(service.ErrInvalid, service.MsgIncorrec
 
 // parseParams reads parameters from the query string and the body
 // (form, multipart or JSON). Malformed input is "Incorrect request";
-// a body over the limit is errBodyTooLarge.
+// a body over the limit is errBodyTooLarge, one that stalled errBodyTimeout.
 func parseParams(r *http.Request) (params, error) {
 	p := make(params, 8)
 	if parseForm(r.URL.RawQuery, p) != nil {
@@ -42,6 +42,9 @@ func parseParams(r *http.Request) (params, error) {
 	defer putBodyBuf(buf)
 	buf.Reset()
 	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
+		if bodyTimedOut(err) {
+			return nil, errBodyTimeout
+		}
 		return nil, errIncorrectRequest
 	}
 	body := buf.Bytes() // only read from: every value is copied out

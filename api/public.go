@@ -28,6 +28,8 @@ type publicAPI struct {
 	a       *service.Actions
 	actions map[string]adapter
 	guard   *guard
+	// bodyTimeout bounds the body's arrival (DefaultBodyTimeout when 0).
+	bodyTimeout time.Duration
 }
 
 // NewPublic returns the public reseller API server.
@@ -35,7 +37,7 @@ func NewPublic(a *service.Actions, lim Limiter, limits Limits, checks Checks, lo
 	o := options(opts)
 	e := newEcho("public", o, log)
 	e.HTTPErrorHandler = PublicErrorHandler(log)
-	p := &publicAPI{a: a, guard: &guard{lim: lim, limits: limits, log: log, m: o.metrics}}
+	p := &publicAPI{a: a, guard: &guard{lim: lim, limits: limits, log: log, m: o.metrics}, bodyTimeout: o.bodyTimeout}
 	// The action table: every public action and the adapter serving it.
 	p.actions = map[string]adapter{
 		"services":      p.services,
@@ -82,6 +84,7 @@ func (p *publicAPI) dispatch(version int) echo.HandlerFunc {
 		if err := p.guard.before(ctx, ip); err != nil {
 			return err
 		}
+		bodyDeadline(c, p.bodyTimeout)
 		ps, err := parseParams(req)
 		if err != nil {
 			return err

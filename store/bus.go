@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -58,57 +59,106 @@ func (b *MemoryBus) Publish(_ context.Context, topic string) error {
 // Live is always true in one process.
 func (b *MemoryBus) Live() bool { return true }
 
-// RedisBus delivers events to every instance through Redis pub/sub. It is
-// live only while its subscription is confirmed and answering pings; each
-// (re)subscription delivers TopicAll, since events may have been missed.
+// RedisBus delivers events to every instance through Redis pub/sub.
+//
+// It is live only while it is sure to hear every event: each instance
+// publishes a heartbeat on its own channel every HeartbeatEvery through its
+// ordinary connection and must hear it back on its subscription within
+// LiveFor. A subscription that went silent (a Redis or a network that holds
+// the connection and answers nothing, where a PING is written but never
+// answered) thus turns Live false within LiveFor, and the subscription is
+// replaced. Live turns true again only once a heartbeat came back and every
+// cache has been dropped (TopicAll), since events may have been missed.
+// With Epochs the database's counter must be fresh too (see Epochs).
 type RedisBus struct {
 	handlers
-	rdb     redis.UniversalClient
-	channel string
-	live    atomic.Bool
-	log     *slog.Logger
+	rdb       redis.UniversalClient
+	channel   string
+	hbChannel string
+	brk       *Breaker // nil: none
+	epochs    *Epochs  // nil: Redis only
+	log       *slog.Logger
+	now       func() time.Time
+	base      time.Time
+	// heard is when (since base) a heartbeat last came back; 0: not live.
+	heard atomic.Int64
+	// HeartbeatEvery and LiveFor tune the liveness check; AckWait bounds
+	// how long Publish waits for the other instances to confirm.
+	HeartbeatEvery, LiveFor, AckWait time.Duration
 }
 
-// NewRedisBus returns a bus on channel prefix + "events"; call Run.
-func NewRedisBus(rdb redis.UniversalClient, prefix string, log *slog.Logger) *RedisBus {
-	return &RedisBus{rdb: rdb, channel: prefix + "events", log: log}
+// NewRedisBus returns a bus on channel prefix + "events"; call Run. brk
+// (Redis's breaker) and epochs may be nil.
+func NewRedisBus(rdb redis.UniversalClient, prefix string, brk *Breaker, epochs *Epochs, now func() time.Time, log *slog.Logger) *RedisBus {
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	return &RedisBus{rdb: rdb, channel: prefix + "events", hbChannel: prefix + "events:hb:" + hex.EncodeToString(id[:]),
+		brk: brk, epochs: epochs, log: log, now: now, base: now(),
+		HeartbeatEvery: 250 * time.Millisecond, LiveFor: time.Second, AckWait: time.Second}
 }
 
-// Publish delivers topic here at once and to the other instances, and
-// returns once every instance that received it has dropped its caches
-// (each acknowledges on a list the publisher waits on), so that when the
-// admin hears "done" no instance serves the old state. An instance that
-// does not confirm within ackWait is logged and left to its cache TTL.
+// ErrUnconfirmed reports an invalidation that some instance may not have
+// applied yet: it will, within the epoch poll, or it bypasses its caches.
+var ErrUnconfirmed = errors.New("cache invalidation not confirmed by every instance")
+
+// Publish delivers topic here at once and to the other instances: it bumps
+// the database epoch, then publishes on Redis and waits (AckWait at most,
+// and no longer than ctx) until every instance that received it has
+// dropped its caches (each acknowledges on a list). Any step that fails or
+// is not confirmed makes it return an error wrapping ErrUnconfirmed (or the
+// cause); the change itself stands, and the other instances still drop
+// their caches within one epoch poll, or bypass them.
 func (b *RedisBus) Publish(ctx context.Context, topic string) error {
 	b.deliver(topic)
+	var errs []error
+	if b.epochs != nil {
+		if err := b.epochs.Bump(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("bump database epoch: %w", err))
+		}
+	}
+	if err := b.publish(ctx, topic); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (b *RedisBus) publish(ctx context.Context, topic string) error {
+	if b.brk.Open() {
+		return fmt.Errorf("%w: redis: %w", ErrUnconfirmed, ErrDown)
+	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	ack := b.channel + ":ack:" + hex.EncodeToString(id[:])
 	n, err := b.rdb.Publish(ctx, b.channel, topic+"|"+ack).Result()
 	if err != nil {
-		return err
+		b.brk.Suspect()
+		return fmt.Errorf("%w: publish: %w", ErrUnconfirmed, err)
 	}
-	defer b.rdb.Del(context.WithoutCancel(ctx), ack)
-	deadline := time.Now().Add(ackWait)
-	for got := int64(0); got < n; {
-		left := time.Until(deadline)
-		if left <= 0 {
-			b.log.Warn("cache invalidation not confirmed by every instance", "topic", topic, "confirmed", got, "receivers", n)
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 200*time.Millisecond)
+		defer cancel()
+		b.rdb.Del(dctx, ack)
+	}()
+	// Polled rather than BLPOP: BLPOP waits whole seconds, and a polling
+	// loop keeps every call short on a Redis that goes silent meanwhile.
+	deadline := b.now().Add(b.AckWait)
+	for {
+		got, err := b.rdb.LLen(ctx, ack).Result()
+		switch {
+		case err != nil:
+			return fmt.Errorf("%w: read confirmations: %w", ErrUnconfirmed, err)
+		case got >= n:
 			return nil
+		case !b.now().Before(deadline):
+			return fmt.Errorf("%w: %d of %d confirmed", ErrUnconfirmed, got, n)
 		}
-		// BLPOP waits in whole seconds; the deadline above bounds the total.
-		switch err := b.rdb.BLPop(ctx, max(left, time.Second), ack).Err(); {
-		case err == nil:
-			got++
-		case !errors.Is(err, redis.Nil): // redis.Nil: timed out, the deadline decides
-			return err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %d of %d confirmed: %w", ErrUnconfirmed, got, n, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	return nil
 }
-
-// ackWait bounds how long Publish waits for the instances' confirmations.
-const ackWait = 2 * time.Second
 
 // receive handles one event: deliver it, then confirm to the publisher.
 func (b *RedisBus) receive(ctx context.Context, payload string) {
@@ -122,54 +172,109 @@ func (b *RedisBus) receive(ctx context.Context, payload string) {
 	if ack == "" {
 		return
 	}
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
 	pipe := b.rdb.Pipeline()
-	pipe.RPush(ctx, ack, "1")
-	pipe.Expire(ctx, ack, time.Minute)
-	if _, err := pipe.Exec(ctx); err != nil {
+	pipe.RPush(cctx, ack, "1")
+	pipe.Expire(cctx, ack, time.Minute)
+	if _, err := pipe.Exec(cctx); err != nil {
 		b.log.Warn("confirm cache invalidation", "topic", topic, "err", err)
 	}
 }
 
-// Live reports whether the subscription is up.
-func (b *RedisBus) Live() bool { return b.live.Load() }
+// since returns the bus clock: time since base, monotonic.
+func (b *RedisBus) since() int64 { return max(int64(b.now().Sub(b.base)), 1) }
 
-// Run keeps the subscription until ctx ends.
+// redisLive reports whether a heartbeat came back within LiveFor.
+func (b *RedisBus) redisLive() bool {
+	at := b.heard.Load()
+	return at != 0 && time.Duration(b.since()-at) < b.LiveFor
+}
+
+// Live reports whether this instance hears every invalidation right now.
+func (b *RedisBus) Live() bool {
+	return b.redisLive() && (b.epochs == nil || b.epochs.Fresh())
+}
+
+// Run keeps the subscription, the heartbeats and the epoch poll until ctx
+// ends.
 func (b *RedisBus) Run(ctx context.Context) {
-	sub := b.rdb.Subscribe(ctx, b.channel)
-	defer sub.Close()
+	if b.epochs != nil {
+		go b.epochs.Run(ctx, b.deliver)
+	}
+	go b.heartbeats(ctx)
 	for ctx.Err() == nil {
-		msg, err := sub.ReceiveTimeout(ctx, 2*time.Second)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Quiet channel: make sure the connection still answers.
-				if perr := sub.Ping(ctx); perr != nil {
-					b.down(perr)
-				}
-				continue
-			}
-			b.down(err)
-			select { // go-redis reconnects and resubscribes on the next call
-			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
-			}
-			continue
-		}
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind == "subscribe" {
-				b.live.Store(true)
-				b.deliver(service.TopicAll)
-			}
-		case *redis.Message:
-			b.receive(ctx, m.Payload)
+		b.session(ctx)
+		select { // a fresh connection next, after a short pause
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	b.live.Store(false)
+	b.heard.Store(0)
+}
+
+// heartbeats publishes this instance's heartbeat every HeartbeatEvery,
+// each bounded by that interval.
+func (b *RedisBus) heartbeats(ctx context.Context) {
+	t := time.NewTicker(b.HeartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if b.brk.Open() {
+			continue
+		}
+		hctx, cancel := context.WithTimeout(ctx, b.HeartbeatEvery)
+		_ = b.rdb.Publish(hctx, b.hbChannel, "1").Err() // silence is what counts, not the error
+		cancel()
+	}
+}
+
+// session is one subscription: it returns when the subscription failed or
+// heard no heartbeat for LiveFor, so that the next one starts on a fresh
+// connection (go-redis keeps a silent one, since its PING is only written).
+func (b *RedisBus) session(ctx context.Context) {
+	sub := b.rdb.Subscribe(ctx, b.channel, b.hbChannel)
+	defer sub.Close()
+	start := b.since()
+	for ctx.Err() == nil {
+		msg, err := sub.ReceiveTimeout(ctx, b.HeartbeatEvery)
+		if err != nil {
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				b.down(err)
+				return
+			}
+		}
+		if m, ok := msg.(*redis.Message); ok {
+			if m.Channel == b.hbChannel {
+				b.heardBack()
+			} else {
+				b.receive(ctx, m.Payload)
+			}
+		}
+		if quiet := time.Duration(b.since() - max(b.heard.Load(), start)); quiet >= b.LiveFor {
+			b.down(fmt.Errorf("no heartbeat heard back for %s", quiet.Round(time.Millisecond)))
+			return
+		}
+	}
+}
+
+// heardBack records a heartbeat; after a spell of not being live, every
+// cache is dropped first.
+func (b *RedisBus) heardBack() {
+	if !b.redisLive() {
+		b.deliver(service.TopicAll)
+		b.log.Info("cache invalidation channel live again: caches dropped")
+	}
+	b.heard.Store(b.since())
 }
 
 func (b *RedisBus) down(err error) {
-	if b.live.Swap(false) {
+	if b.heard.Swap(0) != 0 {
 		b.log.Warn("cache invalidation channel lost: caches bypassed until it is back", "err", err)
 	}
 }

@@ -19,23 +19,31 @@ var (
 type RedisCooldowns struct {
 	rdb    redis.UniversalClient
 	prefix string
+	gate   redisGate
 }
 
-// NewRedisCooldowns returns cooldowns under prefix + "cooldown:".
-func NewRedisCooldowns(rdb redis.UniversalClient, prefix string) *RedisCooldowns {
-	return &RedisCooldowns{rdb: rdb, prefix: prefix + "cooldown:"}
+// NewRedisCooldowns returns cooldowns under prefix + "cooldown:"; while brk
+// (may be nil) is open every call fails at once and the caller falls back
+// to the database.
+func NewRedisCooldowns(rdb redis.UniversalClient, prefix string, brk *Breaker) *RedisCooldowns {
+	// An admin call, not the hot path: a more patient bound than limits.
+	return &RedisCooldowns{rdb: rdb, prefix: prefix + "cooldown:", gate: redisGate{brk: brk, timeout: 250 * time.Millisecond}}
 }
 
 // Start sets the cooldown with SET NX, so exactly one racer wins.
 func (r *RedisCooldowns) Start(ctx context.Context, name string, d time.Duration) (bool, time.Duration, error) {
 	key := r.prefix + name
-	ok, err := r.rdb.SetNX(ctx, key, 1, d).Result()
+	var ok bool
+	var left time.Duration
+	err := r.gate.do(ctx, func(ctx context.Context) (err error) {
+		if ok, err = r.rdb.SetNX(ctx, key, 1, d).Result(); err != nil || ok {
+			return err
+		}
+		left, err = r.rdb.PTTL(ctx, key).Result()
+		return err
+	})
 	if err != nil || ok {
 		return ok, 0, err
-	}
-	left, err := r.rdb.PTTL(ctx, key).Result()
-	if err != nil {
-		return false, 0, err
 	}
 	if left <= 0 { // expired between the two calls: let the database decide
 		return true, 0, nil
@@ -48,12 +56,12 @@ func (r *RedisCooldowns) Set(ctx context.Context, name string, d time.Duration) 
 	if d <= 0 {
 		return r.Clear(ctx, name)
 	}
-	return r.rdb.Set(ctx, r.prefix+name, 1, d).Err()
+	return r.gate.do(ctx, func(ctx context.Context) error { return r.rdb.Set(ctx, r.prefix+name, 1, d).Err() })
 }
 
 // Clear removes the cooldown.
 func (r *RedisCooldowns) Clear(ctx context.Context, name string) error {
-	return r.rdb.Del(ctx, r.prefix+name).Err()
+	return r.gate.do(ctx, func(ctx context.Context) error { return r.rdb.Del(ctx, r.prefix+name).Err() })
 }
 
 // MemoryCooldowns keeps cooldowns in this process, for the embedded mode.

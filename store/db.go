@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -45,6 +46,8 @@ type DB struct {
 	// request queueing on the single connection); on MySQL g itself.
 	r      *gorm.DB
 	driver string
+	brk    *Breaker // MySQL only
+	probe  *sql.DB  // the breaker's own connection
 }
 
 // Options tunes the connection pool.
@@ -98,6 +101,17 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 		g = g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
 	}
 	db := &DB{g: g, r: g, driver: drv}
+	if drv == MySQL {
+		d, _ := mysqlDSN(dsn)
+		if db.brk, db.probe, err = newDBBreaker(d, log); err != nil {
+			sqlDB.Close()
+			return nil, err
+		}
+		if err := gate(g, db.brk); err != nil {
+			sqlDB.Close()
+			return nil, err
+		}
+	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqlDB.PingContext(pctx); err != nil {
@@ -191,7 +205,10 @@ func mysqlDSN(dsn string) (string, error) {
 func (db *DB) migrate(ctx context.Context) error {
 	g := db.g.WithContext(ctx)
 	run := func(tx *gorm.DB) error {
-		if err := tx.AutoMigrate(model.All()...); err != nil {
+		if err := tx.AutoMigrate(append(model.All(), &cacheEpoch{})...); err != nil {
+			return err
+		}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&cacheEpoch{ID: 1}).Error; err != nil {
 			return err
 		}
 		// Indexes no query uses cost a B-tree write per order: the (user,
@@ -258,8 +275,12 @@ func migrateUserFormat(tx *gorm.DB) error {
 // Driver returns the driver name.
 func (db *DB) Driver() string { return db.driver }
 
-// Ping checks the database answers.
+// Ping checks the database answers; on MySQL through its breaker, which
+// it opens or closes, so that /readyz and the requests agree.
 func (db *DB) Ping(ctx context.Context) error {
+	if db.brk != nil {
+		return db.brk.Check(ctx)
+	}
 	s, err := db.g.DB()
 	if err != nil {
 		return err
@@ -269,6 +290,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the pool.
 func (db *DB) Close() error {
+	if db.probe != nil {
+		db.probe.Close()
+	}
 	if db.r != db.g {
 		if r, err := db.r.DB(); err == nil {
 			r.Close()
@@ -314,7 +338,7 @@ func dbErr(err error, what string) error {
 // timed out, gone mid-query) from a query that failed.
 func isUnavailable(err error) bool {
 	var ne net.Error
-	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysqldrv.ErrInvalidConn) ||
+	return errors.Is(err, ErrDown) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysqldrv.ErrInvalidConn) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) ||
@@ -326,6 +350,9 @@ func isUnavailable(err error) bool {
 // picked it as a deadlock victim or a lock wait timed out: the transaction
 // was rolled back whole, so running it again is safe.
 func (db *DB) transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if db.brk.Open() { // Begin would wait on a silent database; statements are gated
+		return fmt.Errorf("database: %w", ErrDown)
+	}
 	for attempt := 1; ; attempt++ {
 		err := db.g.WithContext(ctx).Transaction(fn)
 		if attempt < 3 && lockConflict(err) {

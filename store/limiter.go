@@ -45,17 +45,28 @@ return n
 type RedisLimiter struct {
 	rdb    redis.UniversalClient
 	prefix string
+	gate   redisGate
 }
 
-// NewRedisLimiter returns a limiter whose keys start with prefix.
-func NewRedisLimiter(rdb redis.UniversalClient, prefix string) *RedisLimiter {
-	return &RedisLimiter{rdb: rdb, prefix: prefix}
+// limiterTimeout bounds one limiter call: Redis answers in well under a
+// millisecond on a healthy network, and a request must not wait longer
+// than this for a limit that fails open anyway.
+const limiterTimeout = 50 * time.Millisecond
+
+// NewRedisLimiter returns a limiter whose keys start with prefix; while brk
+// (may be nil) is open every call fails at once with ErrDown.
+func NewRedisLimiter(rdb redis.UniversalClient, prefix string, brk *Breaker) *RedisLimiter {
+	return &RedisLimiter{rdb: rdb, prefix: prefix, gate: redisGate{brk: brk, timeout: limiterTimeout}}
 }
 
 // Allow takes one request from name's bucket of rate per second and burst.
 func (r *RedisLimiter) Allow(ctx context.Context, name string, rate, burst int) (bool, time.Duration, error) {
 	interval := int64(time.Second/time.Microsecond) / int64(rate)
-	res, err := gcraScript.Run(ctx, r.rdb, []string{r.prefix + "rl:" + name}, interval, burst).Int64Slice()
+	var res []int64
+	err := r.gate.do(ctx, func(ctx context.Context) (err error) {
+		res, err = gcraScript.Run(ctx, r.rdb, []string{r.prefix + "rl:" + name}, interval, burst).Int64Slice()
+		return err
+	})
 	if err != nil {
 		return false, 0, err
 	}
@@ -64,7 +75,11 @@ func (r *RedisLimiter) Allow(ctx context.Context, name string, rate, burst int) 
 
 // Locked returns how long client stays locked out (0: not locked).
 func (r *RedisLimiter) Locked(ctx context.Context, client string) (time.Duration, error) {
-	d, err := r.rdb.PTTL(ctx, r.prefix+"lock:"+client).Result()
+	var d time.Duration
+	err := r.gate.do(ctx, func(ctx context.Context) (err error) {
+		d, err = r.rdb.PTTL(ctx, r.prefix+"lock:"+client).Result()
+		return err
+	})
 	if err != nil || d < 0 {
 		return 0, err
 	}
@@ -74,8 +89,10 @@ func (r *RedisLimiter) Locked(ctx context.Context, client string) (time.Duration
 // Fail records an authentication failure of client; the max-th within
 // window locks it out for lockout.
 func (r *RedisLimiter) Fail(ctx context.Context, client string, max int, window, lockout time.Duration) error {
-	return failScript.Run(ctx, r.rdb, []string{r.prefix + "fail:" + client, r.prefix + "lock:" + client},
-		max, window.Milliseconds(), lockout.Milliseconds()).Err()
+	return r.gate.do(ctx, func(ctx context.Context) error {
+		return failScript.Run(ctx, r.rdb, []string{r.prefix + "fail:" + client, r.prefix + "lock:" + client},
+			max, window.Milliseconds(), lockout.Milliseconds()).Err()
+	})
 }
 
 // MemoryLimiter is the in-process limiter of the embedded mode.

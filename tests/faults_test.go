@@ -3,7 +3,6 @@ package tests
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -121,66 +119,6 @@ func TestRedisDown(t *testing.T) {
 	})
 }
 
-// proxy forwards TCP to a target and can cut every connection at once,
-// standing in for a database that goes away and comes back.
-type proxy struct {
-	t      *testing.T
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-}
-
-func mustProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, target: target, addr: fmt.Sprint("127.0.0.1:", freePort(t))}
-	p.up()
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *proxy) up() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-}
-
-// down refuses new connections and cuts the open ones.
-func (p *proxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // MySQL goes away: requests answer 503 "Service temporarily unavailable"
 // at once, /readyz names the database, nothing is half-written, and service
 // resumes by itself when the database is back.
@@ -196,10 +134,8 @@ func TestDatabaseDown(t *testing.T) {
 		t.Skip("needs SMMAPI_TEST_MYSQL_DSN (SQLite cannot go away)")
 	}
 	env := MustEnv(t, *mysqlBackend)
-	cfg, _ := mysql.ParseDSN(env.Vars["SMMAPI_DATABASE_DSN"])
-	p := mustProxy(t, cfg.Addr)
-	cfg.Addr = p.addr
-	env.Vars["SMMAPI_DATABASE_DSN"] = cfg.FormatDSN()
+	p := mustFaultProxy(t, mysqlAddr(t, env.Vars["SMMAPI_DATABASE_DSN"]))
+	env.Vars["SMMAPI_DATABASE_DSN"] = viaProxy(t, env.Vars["SMMAPI_DATABASE_DSN"], p.Addr)
 	s := MustStart(t, env)
 	a := s.MustAccount(t, "alice", "100")
 	svc := s.MustService(t, map[string]any{"rate": "1", "min": 1, "max": 1000})
@@ -215,7 +151,7 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatalf("add before the fault: %d %s", r.Status, r.Body)
 	}
 
-	p.down()
+	p.Set(proxyRefuse)
 	for i, action := range []string{"add", "balance", "status"} {
 		form := url.Values{"key": {a.Key}, "action": {action}, "order": {"abcdefghij"}}
 		if action == "add" {
@@ -238,7 +174,7 @@ func TestDatabaseDown(t *testing.T) {
 		t.Errorf("internal API with the database down: %d %s", r.Status, r.Body)
 	}
 
-	p.up()
+	p.Set(proxyPass)
 	ok := false
 	for i := 0; i < 100 && !ok; i++ {
 		ok = add(200+i).Status == 200

@@ -33,6 +33,7 @@ const (
 	ful429              // HTTP 429 {"error":"Too many requests"}
 	fulNoFunds          // {"error":"neworder.error.not_enough_funds"}
 	fulNoID             // add: HTTP 200 {"status":"ok"}, the order placed but no ID given
+	fulEchoKey          // {"error":"Invalid key <the key it was sent>"}, as careless suppliers do
 )
 
 // fulFakeOrder is one order at the fake. StartCount and Remains are sent as
@@ -298,6 +299,10 @@ func (f *fulFake) serve(w http.ResponseWriter, r *http.Request) {
 	case fulNoFunds:
 		f.mu.Unlock()
 		fulWrite(w, http.StatusOK, `{"error":"neworder.error.not_enough_funds"}`)
+		return
+	case fulEchoKey:
+		f.mu.Unlock()
+		fulWrite(w, http.StatusOK, fulJSON(map[string]string{"error": "Invalid key " + r.Form.Get("key")}))
 		return
 	}
 	body := f.answer(action, r)

@@ -25,15 +25,19 @@ var _ service.Upstream = (*Client)(nil)
 
 // Client calls suppliers over HTTP.
 type Client struct {
-	hc *http.Client
+	hc     *http.Client
+	redact service.Redactor
 }
 
-// New returns a client whose every call is bounded by timeout.
-func New(timeout time.Duration) *Client {
+// New returns a client whose every call is bounded by timeout. Whatever a
+// supplier answers reaches the rest of smmapi with the supplier's own key
+// and every one of secrets (the internal token, the secrets key) replaced
+// by "[redacted]".
+func New(timeout time.Duration, secrets ...string) *Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
 	tr.ResponseHeaderTimeout = timeout
-	return &Client{hc: &http.Client{Timeout: timeout, Transport: tr,
+	return &Client{redact: service.NewRedactor(secrets...), hc: &http.Client{Timeout: timeout, Transport: tr,
 		// Never follow a redirect of a POST: Go would turn it into a GET
 		// without the body; a supplier that redirects is misconfigured.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -42,9 +46,16 @@ func New(timeout time.Duration) *Client {
 // maxAnswer bounds what is read from a supplier (a services list can be big).
 const maxAnswer = 32 << 20
 
-// call POSTs form to the supplier and returns the raw JSON answer. Errors are
-// *service.UpstreamError with the outcome classified.
-func (c *Client) call(ctx context.Context, sup service.SupplierEndpoint, form url.Values) ([]byte, error) {
+// call POSTs form to the supplier and returns the raw JSON answer, redacted
+// (see New). Errors are *service.UpstreamError with the outcome classified
+// and the message redacted.
+func (c *Client) call(ctx context.Context, sup service.SupplierEndpoint, form url.Values) (_ []byte, err error) {
+	red := c.redact.With(sup.Key)
+	defer func() {
+		if ue, ok := err.(*service.UpstreamError); ok {
+			ue.Message = red.String(ue.Message)
+		}
+	}()
 	form.Set("key", sup.Key)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sup.URL, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -64,7 +75,7 @@ func (c *Client) call(ctx context.Context, sup service.SupplierEndpoint, form ur
 	if err != nil {
 		return nil, &service.UpstreamError{Outcome: service.OutcomeUnknown, Message: "answer cut off: " + short(err)}
 	}
-	body = bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\ufeff")))
+	body = red.Bytes(bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\ufeff"))))
 	// The status is read before any {"error":…} body: smmapi itself (and
 	// many panels) answer 429, 503 and 500 with one, and reading those as
 	// refusals parked retryable orders in "error" and called a 500, which
