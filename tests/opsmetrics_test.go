@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
-	"gopkg.in/yaml.v3"
 )
 
 // opsQuery is one PromQL expression and where it was found.
@@ -40,13 +39,7 @@ func opsQueries(t *testing.T) []opsQuery {
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
-	data, err := os.ReadFile("../deploy/prometheus/alerts.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(data, &rules); err != nil {
-		t.Fatalf("alerts.yml: %v", err)
-	}
+	mustYAML(t, "../deploy/prometheus/alerts.yml", &rules)
 	var qs []opsQuery
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
@@ -63,7 +56,7 @@ func opsQueries(t *testing.T) []opsQuery {
 	var dash struct {
 		Panels []json.RawMessage `json:"panels"`
 	}
-	data, err = os.ReadFile("../deploy/grafana/dashboards/smmapi.json")
+	data, err := os.ReadFile("../deploy/grafana/dashboards/smmapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
