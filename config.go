@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"smmapi/api"
+	"smmapi/service"
 )
 
 // Config is the whole configuration: config.yaml, then SMMAPI_<SECTION>_<KEY>
@@ -67,6 +68,12 @@ type Config struct {
 	Upstream struct {
 		Timeout Duration `yaml:"timeout"`
 	} `yaml:"upstream"`
+	Suppliers struct {
+		// BalanceInterval is how often workers poll suppliers' balances.
+		BalanceInterval Duration `yaml:"balance_interval"`
+		// BalanceFloor is "50" or "50,3=200": see service.ParseBalanceFloors.
+		BalanceFloor string `yaml:"balance_floor"`
+	} `yaml:"suppliers"`
 	Secrets struct {
 		Key string `yaml:"key"`
 	} `yaml:"secrets"`
@@ -108,6 +115,8 @@ func defaultConfig() Config {
 	c.Workers.SyncInterval = Duration(time.Minute)
 	c.Upstream.Timeout = Duration(30 * time.Second)
 	c.Events.Retention = Duration(720 * time.Hour)
+	c.Suppliers.BalanceInterval = Duration(5 * time.Minute)
+	c.Suppliers.BalanceFloor = "50"
 	c.ShutdownTimeout = Duration(15 * time.Second)
 	c.Log.Level = "info"
 	return c
@@ -287,6 +296,12 @@ func (c Config) Validate() error {
 		return errors.New("config: limits: a rate above 1000000/s is meaningless; use 0 to switch it off")
 	case c.Limits.AuthFailures > 0 && (c.Limits.AuthWindow <= 0 || c.Limits.AuthLockout <= 0):
 		return errors.New("config: limits.auth_window and limits.auth_lockout must be positive")
+	}
+	if time.Duration(c.Suppliers.BalanceInterval) < time.Second {
+		return errors.New("config: suppliers.balance_interval: must be at least 1s")
+	}
+	if _, err := service.ParseBalanceFloors(c.Suppliers.BalanceFloor); err != nil {
+		return fmt.Errorf("config: suppliers.balance_floor: %v", err)
 	}
 	if _, err := api.ParseCIDRs(c.Limits.TrustedProxies); err != nil {
 		return fmt.Errorf("config: limits.trusted_proxies: %v", err)

@@ -105,6 +105,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		}))
 
 	checks := api.Checks{"database": db.Ping}
+	ops := api.NewOpsMetrics(reg, db, checks, time.Now, log)
 	var cooldowns service.Cooldowns = store.NewMemoryCooldowns(time.Now)
 	var limiter api.Limiter = store.NewMemoryLimiter(time.Now)
 	// Caches need a bus that reaches every instance: in-process for the
@@ -151,7 +152,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return err
 	}
 	now := func() time.Time { return time.Now().UTC() }
-	up := upstream.New(time.Duration(cfg.Upstream.Timeout), token, cfg.Secrets.Key, cfg.Redis.Password)
+	up := upstream.New(time.Duration(cfg.Upstream.Timeout), upstream.WithObserver(ops),
+		upstream.WithSecrets(token, cfg.Secrets.Key, cfg.Redis.Password))
 	suppliers := service.NewSuppliers(db, sealer, up)
 	events := service.NewEventLog(cfg.Currency, now)
 	fulfil := service.NewFulfil(db, suppliers, up, metrics, events, now, log,
@@ -243,6 +245,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		log.Warn("secrets.key is not configured: forwarding to suppliers is paused")
 	default:
 		go func() { workers.Run(wctx); close(workersDone) }()
+		// Balances are read only: nothing to wait for at stop.
+		floors, _ := service.ParseBalanceFloors(cfg.Suppliers.BalanceFloor) // checked by Validate
+		go service.NewBalanceWatch(suppliers, ops, floors, log).Run(wctx, time.Duration(cfg.Suppliers.BalanceInterval))
 	}
 
 	// Suspect truncated IDs are counted in memory and written every 2 s,

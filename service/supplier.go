@@ -147,7 +147,7 @@ func (s *Suppliers) endpoint(ctx context.Context, id uint64, forwarding bool) (S
 	if err != nil {
 		return SupplierEndpoint{}, fmt.Errorf("supplier %d key (was secrets.key changed?): %w", id, err)
 	}
-	return SupplierEndpoint{URL: sup.APIURL, Key: string(key)}, nil
+	return SupplierEndpoint{ID: sup.ID, URL: sup.APIURL, Key: string(key)}, nil
 }
 
 // upstreamHTTPError turns an upstream failure into a 503 naming it.

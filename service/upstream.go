@@ -11,6 +11,7 @@ import (
 // SupplierEndpoint is where and how to call a supplier: its API URL and
 // its decrypted key.
 type SupplierEndpoint struct {
+	ID  uint64 // the supplier's ID here, for metrics
 	URL string
 	Key string
 }

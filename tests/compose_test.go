@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,9 @@ type composeService struct {
 	Build       any            `yaml:"build"`
 	Environment any            `yaml:"environment"` // map or list form
 	Healthcheck map[string]any `yaml:"healthcheck"`
+	Profiles    []string       `yaml:"profiles"`
+	Volumes     []string       `yaml:"volumes"` // short form "src:dst[:ro]"
+	Entrypoint  []string       `yaml:"entrypoint"`
 }
 
 // composeEnv normalises a service's environment (map or "KEY=VALUE" list).
@@ -74,29 +79,26 @@ func TestComposeConfig(t *testing.T) {
 			}
 			t.Skipf("%s not on PATH; skipping compose validation (install it with: apt-get install -y docker-compose)", composeCommandName)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "-f", composeFilePath, "config", "-q")
-		cmd.Env = append(os.Environ(), "SMMAPI_INTERNAL_TOKEN=x")
-		out, err := cmd.CombinedOutput()
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			t.Fatalf("%s config timed out after 60s; output:\n%s", composeCommandName, out)
-		}
-		if err != nil {
-			t.Fatalf("%s config -q failed: %v\n%s", composeCommandName, err, out)
+		// Without a profile (app, MySQL, Redis) and with the observability one.
+		for _, args := range [][]string{{"config", "-q"}, {"--profile", "observability", "config", "-q"}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, append([]string{"-f", composeFilePath}, args...)...)
+			cmd.Env = append(os.Environ(), "SMMAPI_INTERNAL_TOKEN=x")
+			out, err := cmd.CombinedOutput()
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				t.Fatalf("%s %v timed out after 60s; output:\n%s", composeCommandName, args, out)
+			}
+			if err != nil {
+				t.Fatalf("%s %v failed: %v\n%s", composeCommandName, args, err, out)
+			}
 		}
 	})
 
 	t.Run("structure", func(t *testing.T) {
-		data, err := os.ReadFile(composeFilePath)
-		if err != nil {
-			t.Fatalf("read %s: %v", composeFilePath, err)
-		}
 		var cf composeFile
-		if err := yaml.Unmarshal(data, &cf); err != nil {
-			t.Fatalf("parse %s: %v", composeFilePath, err)
-		}
-		for _, name := range []string{"app", "mysql", "redis"} {
+		mustYAML(t, composeFilePath, &cf)
+		for _, name := range []string{"app", "mysql", "redis", "prometheus", "grafana"} {
 			svc, ok := cf.Services[name]
 			if !ok {
 				t.Errorf("service %q missing", name)
@@ -117,12 +119,72 @@ func TestComposeConfig(t *testing.T) {
 				t.Errorf("app SMMAPI_REDIS_ADDR is not set")
 			}
 		}
-		for _, vol := range []string{"mysql-data", "redis-data"} {
+		for _, vol := range []string{"mysql-data", "redis-data", "prometheus-data", "grafana-data"} {
 			if _, ok := cf.Volumes[vol]; !ok {
 				t.Errorf("top-level volume %q not declared", vol)
 			}
 		}
 	})
+
+	t.Run("observability profile", func(t *testing.T) {
+		var cf composeFile
+		mustYAML(t, composeFilePath, &cf)
+		for name, svc := range cf.Services {
+			want := name == "prometheus" || name == "grafana"
+			if got := slices.Contains(svc.Profiles, "observability"); got != want {
+				t.Errorf("service %q in profile observability: %v, want %v", name, got, want)
+			}
+			// Every file or folder mounted from the repository exists: a
+			// missing bind source would be created as an empty folder.
+			for _, v := range svc.Volumes {
+				src, _, _ := strings.Cut(v, ":")
+				if !strings.HasPrefix(src, "./") {
+					continue // a named volume
+				}
+				if _, err := os.Stat(filepath.Join("..", src)); err != nil {
+					t.Errorf("service %q mounts %s: %v", name, src, err)
+				}
+			}
+		}
+		// The token file Prometheus reads is the one its entrypoint writes.
+		var prom struct {
+			RuleFiles     []string `yaml:"rule_files"`
+			ScrapeConfigs []struct {
+				Authorization struct {
+					Type            string `yaml:"type"`
+					CredentialsFile string `yaml:"credentials_file"`
+				} `yaml:"authorization"`
+				StaticConfigs []struct {
+					Targets []string `yaml:"targets"`
+				} `yaml:"static_configs"`
+			} `yaml:"scrape_configs"`
+		}
+		mustYAML(t, "../deploy/prometheus/prometheus.yml", &prom)
+		if len(prom.ScrapeConfigs) != 1 || len(prom.ScrapeConfigs[0].StaticConfigs) != 1 ||
+			!slices.Equal(prom.ScrapeConfigs[0].StaticConfigs[0].Targets, []string{"app:8081"}) {
+			t.Fatalf("prometheus.yml should scrape app:8081 only: %+v", prom.ScrapeConfigs)
+		}
+		auth := prom.ScrapeConfigs[0].Authorization
+		entry := strings.Join(cf.Services["prometheus"].Entrypoint, " ")
+		if auth.Type != "Bearer" || auth.CredentialsFile == "" || !strings.Contains(entry, "> "+auth.CredentialsFile+" ") {
+			t.Errorf("prometheus.yml reads the token from %q (%s); the entrypoint should write it there: %s", auth.CredentialsFile, auth.Type, entry)
+		}
+		if !slices.Equal(prom.RuleFiles, []string{"alerts.yml"}) {
+			t.Errorf("rule_files = %v, want [alerts.yml]", prom.RuleFiles)
+		}
+	})
+}
+
+// mustYAML decodes the YAML file at path into v.
+func mustYAML(tb testing.TB, path string, v any) {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("read %s: %v", path, err)
+	}
+	if err := yaml.Unmarshal(data, v); err != nil {
+		tb.Fatalf("parse %s: %v", path, err)
+	}
 }
 
 // TestDockerfile does cheap text checks only: there is no Docker engine on

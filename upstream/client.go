@@ -27,20 +27,42 @@ var _ service.Upstream = (*Client)(nil)
 type Client struct {
 	hc     *http.Client
 	redact service.Redactor
+	obs    Observer
+}
+
+// Observer learns how each supplier call went, for metrics. outcome is
+// "ok", "not_sent", "refused" or "unknown" (the three of service.Outcome).
+type Observer interface {
+	SupplierCall(supplier uint64, action, outcome string, took time.Duration)
+}
+
+// Option configures New.
+type Option func(*Client)
+
+// WithObserver reports every call to o.
+func WithObserver(o Observer) Option { return func(c *Client) { c.obs = o } }
+
+// WithSecrets redacts secrets (the internal token, the secrets key) from
+// whatever a supplier answers, beside the supplier's own key.
+func WithSecrets(secrets ...string) Option {
+	return func(c *Client) { c.redact = service.NewRedactor(secrets...) }
 }
 
 // New returns a client whose every call is bounded by timeout. Whatever a
 // supplier answers reaches the rest of smmapi with the supplier's own key
-// and every one of secrets (the internal token, the secrets key) replaced
-// by "[redacted]".
-func New(timeout time.Duration, secrets ...string) *Client {
+// (and the secrets of WithSecrets) replaced by "[redacted]".
+func New(timeout time.Duration, opts ...Option) *Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
 	tr.ResponseHeaderTimeout = timeout
-	return &Client{redact: service.NewRedactor(secrets...), hc: &http.Client{Timeout: timeout, Transport: tr,
+	c := &Client{redact: service.NewRedactor(), hc: &http.Client{Timeout: timeout, Transport: tr,
 		// Never follow a redirect of a POST: Go would turn it into a GET
 		// without the body; a supplier that redirects is misconfigured.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // maxAnswer bounds what is read from a supplier (a services list can be big).
@@ -49,13 +71,21 @@ const maxAnswer = 32 << 20
 // call POSTs form to the supplier and returns the raw JSON answer, redacted
 // (see New). Errors are *service.UpstreamError with the outcome classified
 // and the message redacted.
-func (c *Client) call(ctx context.Context, sup service.SupplierEndpoint, form url.Values) (_ []byte, err error) {
+func (c *Client) call(ctx context.Context, sup service.SupplierEndpoint, form url.Values) (body []byte, err error) {
 	red := c.redact.With(sup.Key)
 	defer func() {
 		if ue, ok := err.(*service.UpstreamError); ok {
 			ue.Message = red.String(ue.Message)
 		}
 	}()
+	if c.obs != nil {
+		// Observed here, at the one exchange every action goes through; an
+		// answer an action then cannot read (add without an ID) counts as
+		// ok here and shows as a parked order instead.
+		defer func(start time.Time, action string) {
+			c.obs.SupplierCall(sup.ID, action, outcomeName(err), time.Since(start))
+		}(time.Now(), form.Get("action"))
+	}
 	form.Set("key", sup.Key)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sup.URL, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -71,7 +101,7 @@ func (c *Client) call(ctx context.Context, sup service.SupplierEndpoint, form ur
 		return nil, &service.UpstreamError{Outcome: service.OutcomeUnknown, Message: "no answer from supplier: " + short(err)}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return nil, &service.UpstreamError{Outcome: service.OutcomeUnknown, Message: "answer cut off: " + short(err)}
 	}
@@ -99,6 +129,20 @@ func (c *Client) call(ctx context.Context, sup service.SupplierEndpoint, form ur
 		return nil, &service.UpstreamError{Outcome: service.OutcomeUnknown, Message: "supplier answer is not JSON"}
 	}
 	return body, nil
+}
+
+// outcomeName is the metric label of a call's error.
+func outcomeName(err error) string {
+	ue, ok := err.(*service.UpstreamError)
+	switch {
+	case err == nil:
+		return "ok"
+	case !ok || ue.Outcome == service.OutcomeUnknown:
+		return "unknown"
+	case ue.Outcome == service.OutcomeNotSent:
+		return "not_sent"
+	}
+	return "refused"
 }
 
 // notSent reports errors that happened before the request left: dialing,

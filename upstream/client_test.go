@@ -21,7 +21,7 @@ func TestClientRedactsSecrets(t *testing.T) {
 		w.Write([]byte(strings.NewReplacer("KEY", r.FormValue("key"), "TOKEN", token).Replace(answer)))
 	}))
 	defer srv.Close()
-	c := New(5*time.Second, token, "short") // "short" is too short to be redacted
+	c := New(5*time.Second, WithSecrets(token, "short")) // "short" is too short to be redacted
 	sup := service.SupplierEndpoint{URL: srv.URL, Key: supKey}
 	ctx := context.Background()
 	for _, tc := range []struct {
