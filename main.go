@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,16 +22,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/netutil"
-
 	"smmapi/api"
 	"smmapi/service"
 	"smmapi/store"
-	"smmapi/upstream"
 )
 
 func main() {
@@ -45,6 +37,7 @@ func main() {
 }
 
 // run is the whole program, minus the process: tests and main share it.
+// Everything is wired (wire.go) before the first listener serves.
 func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("smmapi", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -72,216 +65,14 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	routeDriverLogs(log)
 	log.Info("config", "config", cfg.redacted())
 
-	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN,
-		store.Options{MaxOpenConns: cfg.Database.MaxOpenConns, MaxIdleConns: cfg.Database.MaxOpenConns}, log)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if sqlDB, err := db.Gorm().DB(); err == nil {
-		reg.MustRegister(collectors.NewDBStatsCollector(sqlDB, "smmapi"))
-	}
-	metrics := api.NewMetrics(reg)
-	reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smmapi_forward_oldest_waiting_seconds",
-			Help: "Age of the oldest order waiting to be forwarded to its supplier (0: none)."}, func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			placed, ok, err := db.OldestWaiting(ctx)
-			if err != nil || !ok {
-				return 0
-			}
-			return time.Since(placed).Seconds()
-		}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smmapi_forward_parked_orders",
-			Help: "Orders whose forwarding waits for an admin (reconcile or error)."}, func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			n, _ := db.ParkedOrders(ctx)
-			return float64(n)
-		}))
-
-	checks := api.Checks{"database": db.Ping}
-	ops := api.NewOpsMetrics(reg, db, checks, time.Now, log)
-	var cooldowns service.Cooldowns = store.NewMemoryCooldowns(time.Now)
-	var limiter api.Limiter = store.NewMemoryLimiter(time.Now)
-	// Caches need a bus that reaches every instance: in-process for the
-	// embedded mode, Redis pub/sub otherwise; MySQL without Redis has none
-	// and caches nothing.
-	var bus interface {
-		service.Bus
-		OnEvent(func(string))
-	}
-	if cfg.Database.Driver == store.SQLite {
-		bus = store.NewMemoryBus()
-	}
-	busCtx, stopBus := context.WithCancel(context.Background())
-	defer stopBus()
-	if brk := db.Breaker(); brk != nil {
-		go brk.Run(busCtx)
-	}
-	if cfg.Redis.Addr != "" {
-		rdb, err := store.OpenRedis(ctx, cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB)
-		if err != nil {
+	a := &app{cfg: cfg, log: log, out: out}
+	defer a.close()
+	for _, step := range []func(context.Context) error{a.openDatabase, a.openMetrics, a.openRedis, a.buildActions, a.buildServers} {
+		if err := step(ctx); err != nil {
 			return err
 		}
-		defer rdb.Close()
-		brk := store.NewRedisBreaker(rdb, log)
-		go brk.Run(busCtx)
-		cooldowns = store.NewRedisCooldowns(rdb, cfg.Redis.Prefix, brk)
-		limiter = store.NewRedisLimiter(rdb, cfg.Redis.Prefix, brk)
-		rb := store.NewRedisBus(rdb, cfg.Redis.Prefix, brk, store.NewEpochs(db, time.Now, log), time.Now, log)
-		go rb.Run(busCtx)
-		bus = rb
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smmapi_cache_invalidation_live",
-			Help: "1 while this instance hears every cache invalidation (caches used), 0 while it bypasses its caches."},
-			func() float64 { return map[bool]float64{true: 1}[rb.Live()] }))
-		checks["redis"] = brk.Check
 	}
-
-	token, err := internalToken(cfg, log)
-	if err != nil {
-		return err
-	}
-
-	sealer, err := secretsSealer(cfg, log)
-	if err != nil {
-		return err
-	}
-	now := func() time.Time { return time.Now().UTC() }
-	up := upstream.New(time.Duration(cfg.Upstream.Timeout), upstream.WithObserver(ops),
-		upstream.WithSecrets(token, cfg.Secrets.Key, cfg.Redis.Password))
-	suppliers := service.NewSuppliers(db, sealer, up)
-	events := service.NewEventLog(cfg.Currency, now)
-	fulfil := service.NewFulfil(db, suppliers, up, metrics, events, now, log,
-		time.Duration(cfg.Workers.SyncInterval), time.Duration(cfg.Upstream.Timeout))
-	services := service.NewServices(db, serviceBus(bus), now)
-	watch := service.NewTruncationWatch(db, metrics, log, now)
-	actions := &service.Actions{
-		Auth:         service.NewAuth(db, db, now, log, serviceBus(bus), cfg.Orders.IDFormat),
-		Services:     services,
-		Add:          service.NewAdd(services, db, cfg.Orders.DuplicateLinkGuard, service.NewOrderIDIn, metrics, events, now),
-		Status:       service.NewStatus(db, cfg.Currency, watch),
-		Refill:       service.NewRefill(db, db, db, now, watch, events),
-		RefillStatus: service.NewRefillStatus(db),
-		Cancel:       service.NewCancel(db, db, db, watch, events),
-		Balance:      service.NewBalance(db, cfg.Currency),
-		Sites:        service.NewSites(db),
-		Users:        service.NewUsers(db, cfg.Currency),
-		APIKeys:      service.NewAPIKeys(db, db, db, cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log, metrics),
-		Catalog:      service.NewCatalog(db, db),
-		Orders:       service.NewOrders(db, cfg.Currency, now, events),
-		Tickets:      service.NewTickets(db, events, now, fulfil.ForwardTicket),
-		Events:       service.NewEvents(db, now, log, time.Duration(cfg.Events.Retention)),
-		Suppliers:    suppliers,
-		Fulfil:       fulfil,
-	}
-
-	// Access lines go straight to the buffered writer, at level info.
-	var access io.Writer
-	if logLevel(cfg.Log.Level) <= slog.LevelInfo {
-		access = out
-	}
-	servers := []struct {
-		name string
-		addr string
-		e    *echo.Echo
-	}{
-		{"public", cfg.HTTP.Addr, api.NewPublic(actions, limiter, limits(cfg), checks, log, api.WithMetrics(metrics), api.WithAccessLog(access),
-			api.WithBodyTimeout(time.Duration(cfg.HTTP.BodyTimeout)))},
-		{"internal", cfg.Internal.Addr, api.NewInternal(actions, token, checks, log, api.WithMetrics(metrics), api.WithAccessLog(access), api.WithBus(serviceBus(bus)), api.WithProfiling(),
-			api.WithMetricsHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))},
-	}
-	errc := make(chan error, len(servers))
-	var https []*http.Server
-	for _, s := range servers {
-		ln, err := net.Listen("tcp", s.addr)
-		if err != nil {
-			return fmt.Errorf("listen %s (%s): %w", s.name, s.addr, err)
-		}
-		if s.name == "public" && cfg.HTTP.MaxConnections > 0 {
-			// Past the limit new connections wait in the kernel's backlog
-			// instead of each costing memory (buffers, a goroutine).
-			ln = netutil.LimitListener(ln, cfg.HTTP.MaxConnections)
-		}
-		srv := &http.Server{
-			Handler:           s.e,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		}
-		https = append(https, srv)
-		log.Info("listening", "listener", s.name, "addr", ln.Addr().String())
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("serve %s: %w", s.name, err)
-			}
-		}()
-	}
-
-	if bus != nil {
-		bus.OnEvent(func(topic string) {
-			actions.Auth.Invalidate(topic)
-			actions.Services.Invalidate(topic)
-		})
-	}
-
-	workers := service.NewWorkers(fulfil, log)
-	actions.Add.OnQueued = workers.Kick
-	wctx, stopWorkers := context.WithCancel(context.Background())
-	workersDone := make(chan struct{})
-	switch {
-	case !cfg.Workers.Enabled:
-		close(workersDone)
-		log.Info("workers switched off on this instance")
-	case sealer == nil:
-		close(workersDone)
-		log.Warn("secrets.key is not configured: forwarding to suppliers is paused")
-	default:
-		go func() { workers.Run(wctx); close(workersDone) }()
-		// Balances are read only: nothing to wait for at stop.
-		floors, _ := service.ParseBalanceFloors(cfg.Suppliers.BalanceFloor) // checked by Validate
-		go service.NewBalanceWatch(suppliers, ops, floors, log).Run(wctx, time.Duration(cfg.Suppliers.BalanceInterval))
-	}
-
-	// Suspect truncated IDs are counted in memory and written every 2 s,
-	// and once more at stop.
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	watchDone := make(chan struct{})
-	go func() { watch.Run(watchCtx, 2*time.Second); close(watchDone) }()
-	// Events are numbered within 200 ms of their commit (and at once when
-	// the feed is read), and pruned past events.retention.
-	go actions.Events.Run(watchCtx, 200*time.Millisecond)
-
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case err = <-errc:
-		log.Error("server failed", "err", err)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
-	defer cancel()
-	for _, srv := range https {
-		if serr := srv.Shutdown(sctx); serr != nil {
-			log.Warn("shutdown", "err", serr)
-		}
-	}
-	stopWorkers()
-	stopWatch()
-	<-watchDone // bounded by its flush timeout
-	select {
-	case <-workersDone:
-	case <-sctx.Done():
-		log.Warn("workers still busy at the shutdown timeout; their claims lapse with their lease")
-	}
-	log.Info("stopped")
-	return err
+	return a.serve(ctx)
 }
 
 // limits converts the limits section; Validate has checked the CIDRs.
@@ -322,10 +113,7 @@ func internalToken(cfg Config, log *slog.Logger) (string, error) {
 }
 
 // serviceBus converts a possibly nil concrete bus into a nil-able interface.
-func serviceBus(b interface {
-	service.Bus
-	OnEvent(func(string))
-}) service.Bus {
+func serviceBus(b eventBus) service.Bus {
 	if b == nil {
 		return nil
 	}

@@ -13,34 +13,42 @@ import (
 
 var _ service.FulfilStore = (*DB)(nil)
 
-// ClaimOrders leases due orders in one forward state. Candidates are read
+// lease says which rows of a table are work to claim: those matching cond
+// (with args) whose next_at is due and whose claim is free.
+type lease struct {
+	cond string
+	args []any
+}
+
+// claim is the one lease helper for work that instances take from the
+// database (forwarding, sync, forwarded tickets). Candidates are read
 // without locks first, then claimed in one transaction, row by row in ID
 // order, each with a conditional UPDATE on the primary key: on MySQL a
 // racing instance blocks on that row's lock and then finds the claim
-// taken, on SQLite the single writer serialises; either way each order has
-// one owner.
+// taken, on SQLite the single writer serialises; either way each row has
+// one owner until until.
 //
 // One UPDATE over "id IN (…) AND forward_state = ?" was measured to
 // deadlock on MariaDB with three instances: InnoDB may walk the
 // (forward_state, next_at) index and lock every entry of the state, while
 // an order's ChangeOrder holds its row and moves its entry in that index.
 // An UPDATE by primary key locks that one row and nothing else.
-func (db *DB) ClaimOrders(ctx context.Context, state string, now time.Time, n int, token string, until time.Time) ([]model.Order, error) {
+func claim[T any](ctx context.Context, db *DB, l lease, now time.Time, n int, token string, until time.Time) ([]T, error) {
+	var row T
 	g := db.g.WithContext(ctx)
+	free := " AND (claim_until IS NULL OR claim_until < ?)"
 	var ids []uint64
-	err := g.Model(&model.Order{}).
-		Where("forward_state = ? AND next_at <= ? AND (claim_until IS NULL OR claim_until < ?)", state, now, now).
+	err := g.Model(&row).Where(l.cond+" AND next_at <= ?"+free, append(l.args, now, now)...).
 		Order("next_at").Limit(n).Pluck("id", &ids).Error
 	if err != nil || len(ids) == 0 {
-		return nil, dbErr(err, "order")
+		return nil, err
 	}
 	slices.Sort(ids) // every claimer locks in the same order: no cycle
 	var claimed []uint64
 	err = db.transact(ctx, func(tx *gorm.DB) error {
 		claimed = claimed[:0]
 		for _, id := range ids {
-			res := tx.Model(&model.Order{}).
-				Where("id = ? AND forward_state = ? AND (claim_until IS NULL OR claim_until < ?)", id, state, now).
+			res := tx.Model(&row).Where("id = ? AND "+l.cond+free, append(append([]any{id}, l.args...), now)...).
 				Updates(map[string]any{"claim_token": token, "claim_until": until})
 			if res.Error != nil {
 				return res.Error
@@ -52,10 +60,16 @@ func (db *DB) ClaimOrders(ctx context.Context, state string, now time.Time, n in
 		return nil
 	})
 	if err != nil || len(claimed) == 0 {
-		return nil, dbErr(err, "order")
+		return nil, err
 	}
-	var os []model.Order
-	err = g.Where("id IN ? AND claim_token = ?", claimed, token).Order("next_at").Find(&os).Error
+	var rows []T
+	err = g.Where("id IN ? AND claim_token = ?", claimed, token).Order("next_at").Find(&rows).Error
+	return rows, err
+}
+
+// ClaimOrders leases due orders in one forward state.
+func (db *DB) ClaimOrders(ctx context.Context, state string, now time.Time, n int, token string, until time.Time) ([]model.Order, error) {
+	os, err := claim[model.Order](ctx, db, lease{"forward_state = ?", []any{state}}, now, n, token, until)
 	return os, dbErr(err, "order")
 }
 
@@ -88,37 +102,8 @@ func (db *DB) ExpireSending(ctx context.Context, now time.Time) (int64, error) {
 
 // ClaimTickets leases due forwarded refill tickets.
 func (db *DB) ClaimTickets(ctx context.Context, now time.Time, n int, token string, until time.Time) ([]model.Ticket, error) {
-	g := db.g.WithContext(ctx)
-	var ids []uint64
-	err := g.Model(&model.Ticket{}).
-		Where("status = ? AND type = ? AND next_at <= ? AND (claim_until IS NULL OR claim_until < ?)", model.TicketForwarded, model.TicketRefill, now, now).
-		Order("next_at").Limit(n).Pluck("id", &ids).Error
-	if err != nil || len(ids) == 0 {
-		return nil, dbErr(err, "ticket")
-	}
-	// One by one by primary key, as ClaimOrders and for the same reason.
-	slices.Sort(ids)
-	var claimed []uint64
-	err = db.transact(ctx, func(tx *gorm.DB) error {
-		claimed = claimed[:0]
-		for _, id := range ids {
-			res := tx.Model(&model.Ticket{}).
-				Where("id = ? AND status = ? AND (claim_until IS NULL OR claim_until < ?)", id, model.TicketForwarded, now).
-				Updates(map[string]any{"claim_token": token, "claim_until": until})
-			if res.Error != nil {
-				return res.Error
-			}
-			if res.RowsAffected == 1 {
-				claimed = append(claimed, id)
-			}
-		}
-		return nil
-	})
-	if err != nil || len(claimed) == 0 {
-		return nil, dbErr(err, "ticket")
-	}
-	var ts []model.Ticket
-	err = g.Where("id IN ? AND claim_token = ?", claimed, token).Find(&ts).Error
+	ts, err := claim[model.Ticket](ctx, db, lease{"status = ? AND type = ?", []any{model.TicketForwarded, model.TicketRefill}},
+		now, n, token, until)
 	return ts, dbErr(err, "ticket")
 }
 
