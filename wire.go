@@ -170,6 +170,7 @@ func (a *app) buildActions(context.Context) error {
 	fulfil := service.NewFulfil(db, suppliers, up, a.metrics, events, now, log,
 		time.Duration(cfg.Workers.SyncInterval), time.Duration(cfg.Upstream.Timeout))
 	bus := serviceBus(a.bus)
+	inv := service.NewInvalidator(bus, a.metrics, log)
 	services := service.NewServices(db, bus, now)
 	a.watch = service.NewTruncationWatch(db, a.metrics, log, now)
 	a.actions = &service.Actions{
@@ -181,10 +182,10 @@ func (a *app) buildActions(context.Context) error {
 		RefillStatus: service.NewRefillStatus(db),
 		Cancel:       service.NewCancel(db, db, db, a.watch, events),
 		Balance:      service.NewBalance(db, cfg.Currency),
-		Sites:        service.NewSites(db),
-		Users:        service.NewUsers(db, cfg.Currency),
-		APIKeys:      service.NewAPIKeys(db, db, db, a.cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log, a.metrics),
-		Catalog:      service.NewCatalog(db, db),
+		Sites:        service.NewSites(db, inv),
+		Users:        service.NewUsers(db, cfg.Currency, inv),
+		APIKeys:      service.NewAPIKeys(db, db, db, a.cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log, a.metrics, inv),
+		Catalog:      service.NewCatalog(db, db, inv),
 		Orders:       service.NewOrders(db, cfg.Currency, now, events),
 		Tickets:      service.NewTickets(db, events, now, fulfil.ForwardTicket),
 		Events:       service.NewEvents(db, now, log, time.Duration(cfg.Events.Retention)),
@@ -212,7 +213,7 @@ func (a *app) buildServers(context.Context) error {
 		{"public", a.cfg.HTTP.Addr, api.NewPublic(a.actions, a.limiter, limits(a.cfg), a.checks, a.log, api.WithMetrics(a.metrics),
 			api.WithAccessLog(access), api.WithBodyTimeout(time.Duration(a.cfg.HTTP.BodyTimeout)))},
 		{"internal", a.cfg.Internal.Addr, api.NewInternal(a.actions, a.token, a.checks, a.log, api.WithMetrics(a.metrics),
-			api.WithAccessLog(access), api.WithBus(serviceBus(a.bus)), api.WithProfiling(),
+			api.WithAccessLog(access), api.WithProfiling(),
 			api.WithMetricsHandler(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})))},
 	}
 	return nil

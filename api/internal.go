@@ -37,9 +37,6 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 		e.GET("/debug/pprof/profile", echo.WrapHandler(http.HandlerFunc(pprof.Profile)), bearer(token))
 	}
 	e.HTTPErrorHandler = InternalErrorHandler(log)
-	if o.bus != nil {
-		e.Use(publishChanges(o.bus, log, o.metrics))
-	}
 	checks.register(e)
 	h := &internalAPI{a: a}
 	g := e.Group("/internal/v1", bearer(token))

@@ -84,6 +84,9 @@ func (m *Metrics) KeyGenerated() { m.keyGenerations.Inc() }
 // CooldownRefused records a generation refused by the cooldown.
 func (m *Metrics) CooldownRefused() { m.cooldownRefusals.Inc() }
 
+// InvalidationUnconfirmed records an unconfirmed cache invalidation.
+func (m *Metrics) InvalidationUnconfirmed() { m.unconfirmed.Inc() }
+
 // SuspectTruncatedIDs records look-ups for IDs that look truncated.
 func (m *Metrics) SuspectTruncatedIDs(n int64) { m.suspectTrunc.Add(float64(n)) }
 
@@ -119,7 +122,6 @@ type Option func(*serverOptions)
 type serverOptions struct {
 	metrics        *Metrics
 	metricsHandler http.Handler
-	bus            service.Bus
 	profiling      bool
 	accessLog      *accessLog
 	bodyTimeout    time.Duration
@@ -134,9 +136,6 @@ func WithAccessLog(w io.Writer) Option {
 // WithProfiling serves net/http/pprof under /debug/pprof (internal API,
 // behind the token).
 func WithProfiling() Option { return func(o *serverOptions) { o.profiling = true } }
-
-// WithBus publishes cache invalidations after internal changes.
-func WithBus(b service.Bus) Option { return func(o *serverOptions) { o.bus = b } }
 
 // WithMetrics records request metrics in m.
 func WithMetrics(m *Metrics) Option { return func(o *serverOptions) { o.metrics = m } }

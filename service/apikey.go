@@ -48,11 +48,12 @@ type APIKeys struct {
 	now       Clock
 	log       *slog.Logger
 	rec       Recorder
+	inv       *Invalidator // a replaced or revoked key stops working everywhere
 }
 
 // NewAPIKeys returns an APIKeys with the given generation cooldown.
-func NewAPIKeys(users UserStore, sites SiteStore, keys KeyStore, cooldowns Cooldowns, cooldown time.Duration, now Clock, log *slog.Logger, rec Recorder) *APIKeys {
-	return &APIKeys{users: users, sites: sites, keys: keys, cooldowns: cooldowns, cooldown: cooldown, now: now, log: log, rec: rec}
+func NewAPIKeys(users UserStore, sites SiteStore, keys KeyStore, cooldowns Cooldowns, cooldown time.Duration, now Clock, log *slog.Logger, rec Recorder, inv *Invalidator) *APIKeys {
+	return &APIKeys{users: users, sites: sites, keys: keys, cooldowns: cooldowns, cooldown: cooldown, now: now, log: log, rec: rec, inv: inv}
 }
 
 // Generate creates the account's key on a site, replacing the previous one.
@@ -105,6 +106,7 @@ func (s *APIKeys) Generate(ctx context.Context, userID uint64, in APIKeyInput) (
 		return NewAPIKey{}, cooldownError(left)
 	}
 	s.rec.KeyGenerated()
+	s.inv.Changed(ctx, TopicKeys) // the replaced key stops working everywhere
 	return NewAPIKey{Key: key, SiteID: in.SiteID, Hint: k.Hint, CreatedAt: FormatTime(now)}, nil
 }
 
@@ -143,6 +145,7 @@ func (s *APIKeys) Revoke(ctx context.Context, userID, siteID uint64) error {
 	if err := s.keys.RevokeKey(ctx, userID, siteID); err != nil {
 		return fmt.Errorf("revoke key of user %d on site %d: %w", userID, siteID, err)
 	}
+	s.inv.Changed(ctx, TopicKeys)
 	return nil
 }
 

@@ -66,11 +66,13 @@ type ServiceView struct {
 type Catalog struct {
 	store     CatalogStore
 	suppliers SupplierStore
+	inv       *Invalidator
 }
 
-// NewCatalog returns a Catalog.
-func NewCatalog(store CatalogStore, suppliers SupplierStore) *Catalog {
-	return &Catalog{store: store, suppliers: suppliers}
+// NewCatalog returns a Catalog; changes drop every instance's cached
+// catalog through inv.
+func NewCatalog(store CatalogStore, suppliers SupplierStore, inv *Invalidator) *Catalog {
+	return &Catalog{store: store, suppliers: suppliers, inv: inv}
 }
 
 // checkSupplier refuses a supplier_id that names no supplier. It runs
@@ -107,6 +109,7 @@ func (c *Catalog) Create(ctx context.Context, in ServiceInput) (ServiceView, err
 	if err := c.store.CreateService(ctx, &s); err != nil {
 		return ServiceView{}, fmt.Errorf("create service: %w", err)
 	}
+	c.inv.Changed(ctx, TopicCatalog)
 	return serviceView(s), nil
 }
 
@@ -119,6 +122,7 @@ func (c *Catalog) Patch(ctx context.Context, id uint64, in ServiceInput) (Servic
 	if err != nil {
 		return ServiceView{}, fmt.Errorf("patch service %d: %w", id, err)
 	}
+	c.inv.Changed(ctx, TopicCatalog)
 	return serviceView(s), nil
 }
 

@@ -12,6 +12,9 @@ type Recorder interface {
 	// SuspectTruncatedIDs counts look-ups for IDs an INT column made of
 	// alphanumeric ones.
 	SuspectTruncatedIDs(n int64)
+	// InvalidationUnconfirmed counts a cache invalidation some instance
+	// did not confirm.
+	InvalidationUnconfirmed()
 }
 
 // NopRecorder ignores every event.
@@ -31,3 +34,6 @@ func (NopRecorder) CooldownRefused() {}
 
 // SuspectTruncatedIDs does nothing.
 func (NopRecorder) SuspectTruncatedIDs(int64) {}
+
+// InvalidationUnconfirmed does nothing.
+func (NopRecorder) InvalidationUnconfirmed() {}

@@ -37,10 +37,12 @@ type SiteView struct {
 // Sites administers sites.
 type Sites struct {
 	store SiteStore
+	inv   *Invalidator
 }
 
-// NewSites returns a Sites.
-func NewSites(store SiteStore) *Sites { return &Sites{store: store} }
+// NewSites returns a Sites; a new or changed site drops every instance's
+// cached key and host look-ups through inv.
+func NewSites(store SiteStore, inv *Invalidator) *Sites { return &Sites{store: store, inv: inv} }
 
 // Create adds a child site.
 func (s *Sites) Create(ctx context.Context, in SiteInput) (SiteView, error) {
@@ -67,6 +69,7 @@ func (s *Sites) Create(ctx context.Context, in SiteInput) (SiteView, error) {
 	if err := s.store.CreateSite(ctx, &site, domains); err != nil {
 		return SiteView{}, fmt.Errorf("create site: %w", err)
 	}
+	s.inv.Changed(ctx, TopicKeys) // hosts that belonged to the main site
 	return siteView(site, domains), nil
 }
 
@@ -84,6 +87,7 @@ func (s *Sites) Patch(ctx context.Context, id uint64, in SitePatch) (SiteView, e
 	if err != nil {
 		return SiteView{}, fmt.Errorf("patch site %d: %w", id, err)
 	}
+	s.inv.Changed(ctx, TopicKeys) // accounts that inherit its ID format
 	return siteView(site, domains), nil
 }
 

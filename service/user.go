@@ -79,11 +79,13 @@ type LedgerView struct {
 type Users struct {
 	store    UserStore
 	currency string
+	inv      *Invalidator
 }
 
-// NewUsers returns a Users.
-func NewUsers(store UserStore, currency string) *Users {
-	return &Users{store: store, currency: currency}
+// NewUsers returns a Users; a changed account drops every instance's
+// cached key look-ups through inv.
+func NewUsers(store UserStore, currency string, inv *Invalidator) *Users {
+	return &Users{store: store, currency: currency, inv: inv}
 }
 
 // Create adds an account with a zero balance.
@@ -135,6 +137,7 @@ func (s *Users) Patch(ctx context.Context, id uint64, in UserPatch) (UserView, e
 	if err != nil {
 		return UserView{}, fmt.Errorf("patch user %d: %w", id, err)
 	}
+	s.inv.Changed(ctx, TopicKeys) // disabled, or numbered differently
 	return s.view(u), nil
 }
 
