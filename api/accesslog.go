@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"smmapi/service"
 )
 
 // accessLog writes one JSON line per request, shaped like the slog lines
@@ -32,7 +30,7 @@ func (l *accessLog) write(start time.Time, took time.Duration, c echo.Context, r
 	b := append((*p)[:0], `{"time":"`...)
 	b = start.Add(took).AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","level":"INFO","msg":"request","request_id":`...)
-	b = service.AppendJSONString(b, c.Response().Header().Get(echo.HeaderXRequestID))
+	b = appendJSONString(b, c.Response().Header().Get(echo.HeaderXRequestID))
 	b = field(b, "api", ri.api)
 	b = field(b, "method", c.Request().Method)
 	b = field(b, "path", c.Request().URL.Path)
@@ -63,5 +61,5 @@ func field(b []byte, name, v string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
-	return service.AppendJSONString(b, v)
+	return appendJSONString(b, v)
 }

@@ -9,8 +9,6 @@ import (
 	"sync"
 
 	"github.com/labstack/echo/v4"
-
-	"smmapi/service"
 )
 
 // bufs holds answer buffers: a hot answer is appended into one and the
@@ -20,9 +18,8 @@ var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 // writeJSON writes compact JSON with no trailing newline: some clients
 // compare bodies byte for byte, and json.Encoder would add "\n".
 func writeJSON(c echo.Context, status int, v any) error {
-	if a, ok := v.(service.JSONAppender); ok {
-		p := bufs.Get().(*[]byte)
-		b := a.AppendJSON((*p)[:0])
+	p := bufs.Get().(*[]byte)
+	if b, ok := appendAnswer((*p)[:0], v); ok {
 		err := c.Blob(status, "application/json", b)
 		if cap(b) <= 64<<10 { // keep the pool small: a rare huge answer is let go
 			*p = b
@@ -30,6 +27,7 @@ func writeJSON(c echo.Context, status int, v any) error {
 		}
 		return err
 	}
+	bufs.Put(p)
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err

@@ -48,11 +48,6 @@ type AddResult struct {
 	Order OrderRef `json:"order"`
 }
 
-// AppendJSON appends the answer without reflection.
-func (r AddResult) AppendJSON(b []byte) []byte {
-	b = append(b, `{"order":`...)
-	return append(r.Order.AppendJSON(b), '}')
-}
 
 // Add places orders.
 type Add struct {

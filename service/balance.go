@@ -16,18 +16,6 @@ type BalanceResult struct {
 	Currency string      `json:"currency"`
 }
 
-// MarshalJSON writes {"balance":…,"currency":…}.
-func (r BalanceResult) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil), nil }
-
-// AppendJSON appends the balance object without reflection.
-func (r BalanceResult) AppendJSON(b []byte) []byte {
-	b = append(b, `{"balance":"`...)
-	b = r.Balance.AppendText(b)
-	b = append(b, `","currency":`...)
-	b = AppendJSONString(b, r.Currency)
-	return append(b, '}')
-}
-
 // Balance answers the balance action.
 type Balance struct {
 	users    UserStore

@@ -62,36 +62,66 @@ func NewEventLog(currency string, now Clock) *EventLog {
 
 // orderData is the data of order.* events: the ID as the public API shows
 // it, the previous status (null on creation), and exactly the object the
-// public status action answers for the order.
-func (e *EventLog) orderEvent(typ string, o *model.Order, prev model.Status) model.Event {
-	b := append(make([]byte, 0, 192), `{"order":`...)
-	b = eventRef(o.PublicID).AppendJSON(b)
-	b = append(b, `,"previous_status":`...)
-	if prev == "" {
-		b = append(b, "null"...)
-	} else {
-		b = AppendJSONString(b, string(prev))
-	}
-	b = append(b, `,"status":`...)
-	b = publicStatus(*o, e.currency).AppendJSON(b)
-	b = append(b, '}')
-	return model.Event{Type: typ, UserID: o.UserID, OrderID: o.ID, Data: string(b), CreatedAt: e.now()}
+// public status action answers for the order (same keys, same order).
+type orderData struct {
+	Order          OrderRef      `json:"order"`
+	PreviousStatus *model.Status `json:"previous_status"`
+	Status         statusData    `json:"status"`
 }
 
-// ticketEvent is a refill.* or cancel.* event: {"refill":12,"order":…,
-// "status":"Pending"} in the vocabulary of the public refill_status.
+type statusData struct {
+	Charge     model.Money  `json:"charge"`
+	StartCount string       `json:"start_count"`
+	Status     model.Status `json:"status"`
+	Remains    string       `json:"remains"`
+	Currency   string       `json:"currency"`
+	Runs       *string      `json:"runs,omitempty"` // drip-feed orders only
+}
+
+// ticketData is the data of refill.* and cancel.* events, in the
+// vocabulary of the public refill_status.
+type ticketData struct {
+	Refill uint64   `json:"refill,omitempty"`
+	Cancel uint64   `json:"cancel,omitempty"`
+	Order  OrderRef `json:"order"`
+	Status string   `json:"status"`
+}
+
+func (e *EventLog) orderEvent(typ string, o *model.Order, prev model.Status) model.Event {
+	st := publicStatus(*o, e.currency)
+	d := orderData{Order: eventRef(o.PublicID), Status: statusData{Charge: st.Charge,
+		StartCount: strconv.FormatInt(st.StartCount, 10), Status: st.Status, Remains: strconv.FormatInt(st.Remains, 10),
+		Currency: st.Currency}}
+	if prev != "" {
+		d.PreviousStatus = &prev
+	}
+	if st.HasRuns {
+		runs := strconv.FormatInt(st.Runs, 10)
+		d.Status.Runs = &runs
+	}
+	return model.Event{Type: typ, UserID: o.UserID, OrderID: o.ID, Data: mustJSON(d), CreatedAt: e.now()}
+}
+
+// ticketEvent is a refill.* or cancel.* event.
 func (e *EventLog) ticketEvent(suffix string, t *model.Ticket, orderPublicID string) model.Event {
-	b := append(make([]byte, 0, 80), `{"`...)
-	b = append(b, t.Type...)
-	b = append(b, `":`...)
-	b = strconv.AppendUint(b, t.ID, 10)
-	b = append(b, `,"order":`...)
-	b = eventRef(orderPublicID).AppendJSON(b)
-	b = append(b, `,"status":`...)
-	b = AppendJSONString(b, PublicRefillStatus(t.Status))
-	b = append(b, '}')
-	return model.Event{Type: string(t.Type) + "." + suffix, UserID: t.UserID, OrderID: t.OrderID, Data: string(b),
+	d := ticketData{Order: eventRef(orderPublicID), Status: PublicRefillStatus(t.Status)}
+	if t.Type == model.TicketRefill {
+		d.Refill = t.ID
+	} else {
+		d.Cancel = t.ID
+	}
+	return model.Event{Type: string(t.Type) + "." + suffix, UserID: t.UserID, OrderID: t.OrderID, Data: mustJSON(d),
 		CreatedAt: e.now()}
+}
+
+// mustJSON marshals event data: plain structs of strings and numbers,
+// which always marshal.
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("event data: " + err.Error())
+	}
+	return string(b)
 }
 
 // eventRef is an order ID as the public API shows it: numeric-format IDs

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"encoding/json"
 	"crypto/rand"
 	"fmt"
 	"math/big"
@@ -88,14 +89,11 @@ func refFor(acct Account, id string) OrderRef {
 }
 
 // MarshalJSON writes the ID as a number or a string.
-func (r OrderRef) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil), nil }
-
-// AppendJSON appends the ID as a number or a string.
-func (r OrderRef) AppendJSON(b []byte) []byte {
+func (r OrderRef) MarshalJSON() ([]byte, error) {
 	if r.Numeric {
-		return append(b, r.ID...)
+		return []byte(r.ID), nil
 	}
-	return AppendJSONString(b, r.ID)
+	return json.Marshal(r.ID)
 }
 
 // parseIDList splits a comma list: spaces trimmed, empty items dropped,
@@ -158,9 +156,3 @@ type ItemError struct {
 	Error string `json:"error"`
 }
 
-// AppendJSON appends {"error":"..."} without reflection.
-func (e ItemError) AppendJSON(b []byte) []byte {
-	b = append(b, `{"error":`...)
-	b = AppendJSONString(b, e.Error)
-	return append(b, '}')
-}
