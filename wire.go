@@ -71,7 +71,7 @@ func (a *app) close() {
 
 func (a *app) openDatabase(ctx context.Context) error {
 	db, err := store.Open(ctx, a.cfg.Database.Driver, a.cfg.Database.DSN,
-		store.Options{MaxOpenConns: a.cfg.Database.MaxOpenConns, MaxIdleConns: a.cfg.Database.MaxOpenConns}, a.log)
+		store.Options{MaxOpenConns: a.cfg.Database.MaxOpenConns, MaxIdleConns: a.cfg.Database.MaxOpenConns, Now: time.Now}, a.log)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -26,7 +25,7 @@ func (db *DB) Service(ctx context.Context, id uint64) (model.Service, error) {
 // UpdateService reads, changes and saves a service under a row lock, so two
 // concurrent patches of different fields both survive.
 func (db *DB) UpdateService(ctx context.Context, id uint64, fn func(*model.Service) error) (model.Service, error) {
-	s, err := updateLocked(ctx, db, id, fn, func(s *model.Service) { s.UpdatedAt = time.Now().UTC() })
+	s, err := updateLocked(ctx, db, id, fn, func(s *model.Service) { s.UpdatedAt = db.now() })
 	return s, dbErr(err, "service")
 }
 

@@ -48,23 +48,31 @@ type DB struct {
 	driver string
 	brk    *Breaker // MySQL only
 	probe  *sql.DB  // the breaker's own connection
+	now    func() time.Time
 }
 
 // Options tunes the connection pool.
 type Options struct {
 	MaxOpenConns int
 	MaxIdleConns int
+	// Now is the clock of every time the store writes (required; written
+	// in UTC).
+	Now func() time.Time
 }
 
 // Open connects, migrates the schema (idempotent) and makes sure the main
 // site exists.
 func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (*DB, error) {
+	now := opt.Now
+	if now == nil {
+		return nil, errors.New("store: Options.Now is required (the store takes its clock from the caller)")
+	}
 	cfg := &gorm.Config{
 		PrepareStmtMaxSize: 512, PrepareStmtTTL: time.Hour, // the SQLite read pool prepares
 		Logger:                                   logger.Default.LogMode(logger.Silent),
 		TranslateError:                           true,
 		DisableForeignKeyConstraintWhenMigrating: true,
-		NowFunc:                                  func() time.Time { return time.Now().UTC() },
+		NowFunc:                                  func() time.Time { return now().UTC() },
 	}
 	var dial gorm.Dialector
 	switch drv {
@@ -100,7 +108,7 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 		sqlDB.SetConnMaxLifetime(5 * time.Minute)
 		g = g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
 	}
-	db := &DB{g: g, r: g, driver: drv}
+	db := &DB{g: g, r: g, driver: drv, now: func() time.Time { return now().UTC() }}
 	if drv == MySQL {
 		d, _ := mysqlDSN(dsn)
 		if db.brk, db.probe, err = newDBBreaker(d, log); err != nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -32,7 +31,7 @@ func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, newID func() (stri
 		o.PublicID = id
 		o.ID = 0
 		err = db.transact(ctx, func(tx *gorm.DB) error {
-			now := time.Now().UTC()
+			now := db.now()
 			res := tx.Exec("UPDATE users SET balance = balance - ?, updated_at = ? WHERE id = ? AND balance >= ?",
 				o.Charge, now, o.UserID, o.Charge)
 			if res.Error != nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -73,19 +72,19 @@ func (db *DB) saveOrderChange(tx *gorm.DB, o *model.Order, ch service.OrderChang
 	if !ch.Changed && ch.Refund == 0 {
 		return nil
 	}
-	o.UpdatedAt = time.Now().UTC()
+	o.UpdatedAt = db.now()
 	if err := tx.Save(o).Error; err != nil {
 		return err
 	}
 	if ch.Refund <= 0 {
 		return nil
 	}
-	return credit(tx, &model.LedgerEntry{UserID: o.UserID, Amount: ch.Refund, Kind: model.LedgerRefund, Ref: o.PublicID})
+	return db.credit(tx, &model.LedgerEntry{UserID: o.UserID, Amount: ch.Refund, Kind: model.LedgerRefund, Ref: o.PublicID})
 }
 
 // credit adds e.Amount (positive) to the user's balance and writes e.
-func credit(tx *gorm.DB, e *model.LedgerEntry) error {
-	if err := tx.Exec("UPDATE users SET balance = balance + ?, updated_at = ? WHERE id = ?", e.Amount, time.Now().UTC(), e.UserID).Error; err != nil {
+func (db *DB) credit(tx *gorm.DB, e *model.LedgerEntry) error {
+	if err := tx.Exec("UPDATE users SET balance = balance + ?, updated_at = ? WHERE id = ?", e.Amount, db.now(), e.UserID).Error; err != nil {
 		return err
 	}
 	if err := tx.Raw("SELECT balance FROM users WHERE id = ?", e.UserID).Row().Scan(&e.BalanceAfter); err != nil {
@@ -158,7 +157,7 @@ func (db *DB) DecideTicket(ctx context.Context, id uint64, fn func(*model.Ticket
 		// A look that changes nothing (a forward refused after reading the
 		// ticket) writes nothing, updated_at included.
 		if t != before {
-			t.UpdatedAt = time.Now().UTC()
+			t.UpdatedAt = db.now()
 			if err := tx.Save(&t).Error; err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -79,7 +78,7 @@ func (db *DB) SiteExists(ctx context.Context, id uint64) (bool, error) {
 func (db *DB) SetSiteFormat(ctx context.Context, id uint64, format *string) (model.Site, []string, error) {
 	g := db.g.WithContext(ctx)
 	res := g.Model(&model.Site{}).Where("id = ?", id).
-		Updates(map[string]any{"order_id_format": format, "updated_at": time.Now().UTC()})
+		Updates(map[string]any{"order_id_format": format, "updated_at": db.now()})
 	if res.Error != nil {
 		return model.Site{}, nil, dbErr(res.Error, "site")
 	}

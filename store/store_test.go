@@ -27,7 +27,7 @@ func mustDBs(t *testing.T) map[string]*DB {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	out := map[string]*DB{}
-	db, err := Open(ctx, SQLite, filepath.Join(t.TempDir(), "t.db"), Options{}, log)
+	db, err := Open(ctx, SQLite, filepath.Join(t.TempDir(), "t.db"), Options{Now: time.Now}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func mustDBs(t *testing.T) map[string]*DB {
 	t.Cleanup(func() { admin.Exec("DROP DATABASE " + name); admin.Close() })
 	cfg, _ := mysqldrv.ParseDSN(root)
 	cfg.DBName = name
-	mdb, err := Open(ctx, MySQL, cfg.FormatDSN(), Options{MaxOpenConns: 8, MaxIdleConns: 8}, log)
+	mdb, err := Open(ctx, MySQL, cfg.FormatDSN(), Options{MaxOpenConns: 8, MaxIdleConns: 8, Now: time.Now}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"time"
 
 	"smmapi/model"
 	"smmapi/service"
@@ -23,7 +22,7 @@ func (db *DB) Supplier(ctx context.Context, id uint64) (model.Supplier, error) {
 
 // UpdateSupplier changes a supplier under its row lock.
 func (db *DB) UpdateSupplier(ctx context.Context, id uint64, fn func(*model.Supplier) error) (model.Supplier, error) {
-	s, err := updateLocked(ctx, db, id, fn, func(s *model.Supplier) { s.UpdatedAt = time.Now().UTC() })
+	s, err := updateLocked(ctx, db, id, fn, func(s *model.Supplier) { s.UpdatedAt = db.now() })
 	return s, dbErr(err, "supplier")
 }
 

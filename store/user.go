@@ -56,7 +56,7 @@ func (db *DB) ListUsers(ctx context.Context, f service.UserFilter, after uint64,
 // UpdateUser sets an account's settings; a nil disabled or an unset format
 // stays.
 func (db *DB) UpdateUser(ctx context.Context, id uint64, disabled *bool, orderIDFormat service.Optional[string]) (model.User, error) {
-	set := map[string]any{"updated_at": time.Now().UTC()}
+	set := map[string]any{"updated_at": db.now()}
 	if disabled != nil {
 		set["disabled"] = *disabled
 	}
@@ -76,7 +76,7 @@ func (db *DB) UpdateUser(ctx context.Context, id uint64, disabled *bool, orderID
 func (db *DB) AdjustBalance(ctx context.Context, e *model.LedgerEntry) error {
 	err := db.transact(ctx, func(tx *gorm.DB) error {
 		res := tx.Exec("UPDATE users SET balance = balance + ?, updated_at = ? WHERE id = ? AND balance + ? >= 0",
-			e.Amount, time.Now().UTC(), e.UserID, e.Amount)
+			e.Amount, db.now(), e.UserID, e.Amount)
 		if res.Error != nil {
 			return res.Error
 		}
