@@ -339,32 +339,3 @@ func mustProvGenerate(tb testing.TB, s *Server, userID string, site int) (string
 	mustProvTime(tb, k["created_at"], time.Now().UTC().Add(-time.Minute))
 	return key, k
 }
-
-// mustProvCooldown checks a generation is refused with 429 and a
-// retry_after between lo and hi seconds.
-func mustProvCooldown(tb testing.TB, s *Server, userID string, site int, lo, hi int64) {
-	tb.Helper()
-	r := s.Admin(tb, "POST", "/internal/v1/users/"+userID+"/api-keys", map[string]any{"site_id": site})
-	if r.Status != http.StatusTooManyRequests {
-		tb.Fatalf("generation within the cooldown: status %d, want 429: %s", r.Status, r.Body)
-	}
-	mustProvRetryAfter(tb, r, lo, hi)
-}
-
-// mustProvRetryAfter checks a 429 body {"error","retry_after"} and that
-// the Retry-After header says the same.
-func mustProvRetryAfter(tb testing.TB, r Response, lo, hi int64) {
-	tb.Helper()
-	body := r.Obj(tb)
-	msg, _ := body["error"].(string)
-	ra, err := strconv.ParseInt(fmt.Sprint(body["retry_after"]), 10, 64)
-	if len(body) != 2 || msg == "" || err != nil {
-		tb.Fatalf("429 body = %s, want {\"error\":\"...\",\"retry_after\":<seconds>}", r.Body)
-	}
-	if ra < lo || ra > hi {
-		tb.Errorf("retry_after = %d, want %d..%d", ra, lo, hi)
-	}
-	if h := r.Header.Get("Retry-After"); h != strconv.FormatInt(ra, 10) {
-		tb.Errorf("Retry-After = %q, want %d", h, ra)
-	}
-}

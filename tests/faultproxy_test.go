@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"encoding/json"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -178,4 +180,26 @@ func mysqlOnly(t *testing.T) Backend {
 	}
 	t.Skip("needs SMMAPI_TEST_MYSQL_DSN and SMMAPI_TEST_REDIS_ADDR (SQLite and in-process state cannot fail this way)")
 	return Backend{}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// mustJSONLog fails unless every line the server wrote is a JSON object.
+func mustJSONLog(t *testing.T, s *Server) {
+	t.Helper()
+	for _, l := range strings.Split(strings.TrimSpace(s.Logs()), "\n") {
+		var v map[string]any
+		if json.Unmarshal([]byte(l), &v) != nil {
+			t.Errorf("log line is not JSON: %s", l)
+		}
+	}
 }

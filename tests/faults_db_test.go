@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -111,15 +110,4 @@ func TestDatabaseSilent(t *testing.T) {
 		t.Errorf("%d orders in the database, %d answered with an ID", n, placed)
 	}
 	mustJSONLog(t, s)
-}
-
-// mustJSONLog fails unless every line the server wrote is a JSON object.
-func mustJSONLog(t *testing.T, s *Server) {
-	t.Helper()
-	for _, l := range strings.Split(strings.TrimSpace(s.Logs()), "\n") {
-		var v map[string]any
-		if json.Unmarshal([]byte(l), &v) != nil {
-			t.Errorf("log line is not JSON: %s", l)
-		}
-	}
 }

@@ -66,20 +66,6 @@ func TestStatus(t *testing.T) {
 	})
 }
 
-// ordFlipCase flips the case of the first letter of id (id itself when it
-// has none).
-func ordFlipCase(id string) string {
-	for i, c := range id {
-		switch {
-		case c >= 'a' && c <= 'z':
-			return id[:i] + strings.ToUpper(string(c)) + id[i+1:]
-		case c >= 'A' && c <= 'Z':
-			return id[:i] + strings.ToLower(string(c)) + id[i+1:]
-		}
-	}
-	return id
-}
-
 // status, multiple: an object keyed by each ID as sent, in the order sent,
 // once per ID; errors per entry; at most 100 distinct IDs.
 func TestStatusMulti(t *testing.T) {

@@ -248,23 +248,3 @@ func TestUsersDisable(t *testing.T) {
 		mustProvKeyWorks(t, s, alice.Key, "", "3.0000")
 	})
 }
-
-// mustProvTime checks v is an RFC 3339 UTC time with a Z, not before
-// notBefore and not in the future.
-func mustProvTime(tb testing.TB, v any, notBefore time.Time) time.Time {
-	tb.Helper()
-	s, ok := v.(string)
-	if !ok || !strings.HasSuffix(s, "Z") {
-		tb.Errorf("time %v is not an RFC 3339 string ending in Z", v)
-		return time.Time{}
-	}
-	tm, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		tb.Errorf("time %q: %v", s, err)
-		return time.Time{}
-	}
-	if tm.Before(notBefore.Add(-time.Second)) || tm.After(time.Now().Add(time.Minute)) {
-		tb.Errorf("time %s is not around now (%s)", s, notBefore.Format(time.RFC3339))
-	}
-	return tm
-}
