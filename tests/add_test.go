@@ -122,7 +122,7 @@ func TestAddTypes(t *testing.T) {
 						t.Errorf("runs is not the last key: %s", r.Body)
 					}
 				}
-				if got, want := ordBalance(t, s, a), before-ordUnits(t, tt.charge); got != want {
+				if got, want := ordBalance(t, s, a), before-units(t, tt.charge); got != want {
 					t.Errorf("balance %s, want %s", ordMoney(got), ordMoney(want))
 				}
 				if q := ordInt(t, db, "SELECT quantity FROM orders WHERE public_id = ?", id); strconv.FormatInt(q, 10) != tt.remains {
@@ -389,7 +389,7 @@ func TestAddMoney(t *testing.T) {
 					want = ordDripWant(tt.want, "0", "Pending", strconv.FormatInt(remains, 10), "0")
 				}
 				jsonEqual(t, r, want)
-				if got, want := ordBalance(t, s, a), before-ordUnits(t, tt.want); got != want {
+				if got, want := ordBalance(t, s, a), before-units(t, tt.want); got != want {
 					t.Errorf("balance %s, want %s", ordMoney(got), ordMoney(want))
 				}
 			})

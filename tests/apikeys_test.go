@@ -100,7 +100,7 @@ func TestAPIKeysCooldown(t *testing.T) {
 			t.Errorf("pages of 1 = %v, want site 1 then site 2", pages)
 		}
 		for _, q := range []string{"limit=0", "limit=x", "cursor=x"} {
-			mustProvErr(t, s.Admin(t, "GET", "/internal/v1/users/"+id+"/api-keys?"+q, nil), http.StatusBadRequest)
+			mustErr(t, s.Admin(t, "GET", "/internal/v1/users/"+id+"/api-keys?"+q, nil), http.StatusBadRequest, "")
 		}
 	})
 }
@@ -156,7 +156,7 @@ func TestAPIKeysRevoke(t *testing.T) {
 		if items, next := mustProvList(t, s, "/internal/v1/users/"+alice.ID+"/api-keys"); len(items) != 0 || next != "" {
 			t.Errorf("keys after revoke = %v, next %q", items, next)
 		}
-		mustProvErr(t, s.Admin(t, "DELETE", path, nil), http.StatusNotFound)
+		mustErr(t, s.Admin(t, "DELETE", path, nil), http.StatusNotFound, "")
 		mustProvCooldown(t, s, alice.ID, 1, 1190, 1200)
 		mustProvKeyInvalid(t, s, alice.Key, "")
 
@@ -167,7 +167,7 @@ func TestAPIKeysRevoke(t *testing.T) {
 			"/internal/v1/users/" + alice.ID + "/api-keys/0",
 			"/internal/v1/users/999/api-keys/1",
 		} {
-			mustProvErr(t, s.Admin(t, "DELETE", p, nil), http.StatusNotFound)
+			mustErr(t, s.Admin(t, "DELETE", p, nil), http.StatusNotFound, "")
 		}
 		mustProvKeyWorks(t, s, bob.Key, "", "2.0000")
 	})
@@ -201,10 +201,10 @@ func TestAPIKeysBadInput(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				mustProvErr(t, s.Admin(t, "POST", tt.path, tt.body), tt.wantStatus)
+				mustErr(t, s.Admin(t, "POST", tt.path, tt.body), tt.wantStatus, "")
 			})
 		}
-		mustProvErr(t, s.Admin(t, "GET", "/internal/v1/users/999/api-keys", nil), http.StatusNotFound)
+		mustErr(t, s.Admin(t, "GET", "/internal/v1/users/999/api-keys", nil), http.StatusNotFound, "")
 		if items, _ := mustProvList(t, s, "/internal/v1/users/"+id+"/api-keys"); len(items) != 0 {
 			t.Errorf("keys after refused generations = %v", items)
 		}

@@ -106,7 +106,7 @@ func TestDatabaseSilent(t *testing.T) {
 		t.Fatalf("service resumed %v after the database came back", resumed)
 	}
 	mustLedgerMatches(t, s, a.ID)
-	if n := countRows(t, env, "SELECT COUNT(*) FROM orders"); n != placed {
+	if n := ordCount(t, env.DB(t), "SELECT COUNT(*) FROM orders"); n != placed {
 		t.Errorf("%d orders in the database, %d answered with an ID", n, placed)
 	}
 	mustJSONLog(t, s)

@@ -101,7 +101,7 @@ func TestRedisDown(t *testing.T) {
 			t.Error("limits do not work again after Redis came back")
 		}
 		mustLedgerMatches(t, s, a.ID)
-		if n := countRows(t, env, "SELECT COUNT(*) FROM orders"); n != placed {
+		if n := ordCount(t, env.DB(t), "SELECT COUNT(*) FROM orders"); n != placed {
 			t.Errorf("%d orders, want %d", n, placed)
 		}
 	})
@@ -174,7 +174,7 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatal("service did not resume after the database came back")
 	}
 	mustLedgerMatches(t, s, a.ID)
-	if n := countRows(t, env, "SELECT COUNT(*) FROM orders"); n != placed {
+	if n := ordCount(t, env.DB(t), "SELECT COUNT(*) FROM orders"); n != placed {
 		t.Errorf("%d orders in the database, %d answered with an ID", n, placed)
 	}
 }

@@ -68,25 +68,6 @@ func provSend(s *Server, method, path string, body any) (Response, error) {
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, err
 }
 
-// mustProvErr checks r is an internal API error: status want and a body of
-// exactly one non-empty "error" string.
-func mustProvErr(tb testing.TB, r Response, want int) {
-	tb.Helper()
-	if r.Status != want {
-		tb.Errorf("status %d, want %d: %s", r.Status, want, r.Body)
-		return
-	}
-	var body map[string]any
-	if err := json.Unmarshal(r.Body, &body); err != nil {
-		tb.Errorf("error body is not a JSON object: %v: %q", err, r.Body)
-		return
-	}
-	msg, ok := body["error"].(string)
-	if !ok || msg == "" || len(body) != 1 {
-		tb.Errorf("error body = %s, want {\"error\":\"<text>\"}", r.Body)
-	}
-}
-
 // mustProvList GETs one page of a list and checks its shape.
 func mustProvList(tb testing.TB, s *Server, path string) (items []map[string]any, next string) {
 	tb.Helper()
@@ -192,24 +173,6 @@ func admIDs(items []map[string]any) []string {
 	return ids
 }
 
-// admErr checks an internal API error answer: want, and exactly
-// {"error":"<non-empty text>"}.
-func admErr(t *testing.T, r Response, want int, what string) {
-	t.Helper()
-	if r.Status != want {
-		t.Errorf("%s: status %d, want %d: %s", what, r.Status, want, r.Body)
-		return
-	}
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil || len(m) != 1 {
-		t.Errorf("%s: body %s, want {\"error\":\"...\"}", what, r.Body)
-		return
-	}
-	if e, _ := m["error"].(string); e == "" {
-		t.Errorf("%s: body %s, want a non-empty error text", what, r.Body)
-	}
-}
-
 // admReq is one request of a concurrent burst.
 type admReq struct {
 	method, url, body string
@@ -301,4 +264,26 @@ func mustProvTime(tb testing.TB, v any, notBefore time.Time) time.Time {
 		tb.Errorf("time %s is not around now (%s)", s, notBefore.Format(time.RFC3339))
 	}
 	return tm
+}
+
+// mustErr checks an internal API error answer: status want and a body of
+// exactly one non-empty "error" string. what names the call ("" for none).
+func mustErr(tb testing.TB, r Response, want int, what string) {
+	tb.Helper()
+	if what != "" {
+		what += ": "
+	}
+	if r.Status != want {
+		tb.Errorf("%sstatus %d, want %d: %s", what, r.Status, want, r.Body)
+		return
+	}
+	var body map[string]any
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		tb.Errorf("%serror body is not a JSON object: %v: %q", what, err, r.Body)
+		return
+	}
+	msg, ok := body["error"].(string)
+	if !ok || msg == "" || len(body) != 1 {
+		tb.Errorf("%serror body = %s, want {\"error\":\"<text>\"}", what, r.Body)
+	}
 }

@@ -109,11 +109,7 @@ func ordExec(tb testing.TB, db *sql.DB, query string, args ...any) {
 // ordCount runs a COUNT(*) query.
 func ordCount(tb testing.TB, db *sql.DB, query string, args ...any) int {
 	tb.Helper()
-	var n int
-	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
-		tb.Fatalf("%s: %v", query, err)
-	}
-	return n
+	return int(ordInt(tb, db, query, args...))
 }
 
 // ordInt reads one integer column.
@@ -129,27 +125,24 @@ func ordInt(tb testing.TB, db *sql.DB, query string, args ...any) int64 {
 // ordUID is a user ID as a number, for SQL parameters.
 func ordUID(tb testing.TB, a Account) int64 {
 	tb.Helper()
-	n, err := strconv.ParseInt(a.ID, 10, 64)
-	if err != nil {
-		tb.Fatalf("user id %q: %v", a.ID, err)
-	}
-	return n
+	return ordMustInt(tb, a.ID)
 }
 
 var ordMoneyPattern = regexp.MustCompile(`^(-?)([0-9]+)\.([0-9]{4})$`)
 
-// ordUnits parses a 4-decimal money string into minor units (0.0001),
-// exactly: no floating point anywhere.
-func ordUnits(tb testing.TB, s string) int64 {
+// units parses a wire amount, a 4-decimal string such as "-12.3400", into
+// integer minor units of 0.0001, exactly: no floating point anywhere.
+func units(tb testing.TB, v any) int64 {
 	tb.Helper()
+	s, _ := v.(string)
 	m := ordMoneyPattern.FindStringSubmatch(s)
 	if m == nil {
-		tb.Fatalf("money %q is not a 4-decimal string", s)
+		tb.Fatalf("amount %v is not a 4-decimal string", v)
 	}
 	whole, err1 := strconv.ParseInt(m[2], 10, 64)
 	frac, err2 := strconv.ParseInt(m[3], 10, 64)
 	if err1 != nil || err2 != nil {
-		tb.Fatalf("money %q: %v %v", s, err1, err2)
+		tb.Fatalf("amount %q: %v %v", s, err1, err2)
 	}
 	u := whole*10000 + frac
 	if m[1] == "-" {
@@ -172,33 +165,16 @@ func ordBalance(tb testing.TB, s *Server, a Account) int64 {
 	tb.Helper()
 	u := s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/users/"+a.ID, nil)
 	b, _ := u["balance"].(string)
-	return ordUnits(tb, b)
+	return units(tb, b)
 }
 
-// ordCheckLedger checks a user's money invariant: the balance equals the
-// sum of the ledger's amounts, each row's balance_after is the running sum,
-// and every order has exactly one charge row whose ref is the order ID and
-// whose amount is minus the order's charge.
+// ordCheckLedger checks mustLedgerMatches and, beyond it, that every order
+// of the user has exactly one charge row whose ref is the order ID and whose
+// amount is minus the order's charge.
 func ordCheckLedger(tb testing.TB, s *Server, db *sql.DB, a Account) {
 	tb.Helper()
-	bal := ordBalance(tb, s, a)
-	l := s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/users/"+a.ID+"/ledger?limit=500", nil)
-	if l["next_cursor"] != "" {
-		tb.Fatalf("ledger of user %s has more than 500 rows", a.ID)
-	}
-	items, _ := l["items"].([]any)
-	var sum int64
 	charges := 0
-	// Items come newest first; the running sum goes oldest first.
-	for i := len(items) - 1; i >= 0; i-- {
-		it, _ := items[i].(map[string]any)
-		amount, _ := it["amount"].(string)
-		after, _ := it["balance_after"].(string)
-		amt := ordUnits(tb, amount)
-		sum += amt
-		if got := ordUnits(tb, after); got != sum {
-			tb.Errorf("ledger row %v: balance_after %s, want running sum %s", it["id"], after, ordMoney(sum))
-		}
+	for _, it := range mustLedgerMatches(tb, s, a.ID) {
 		if it["kind"] != "charge" {
 			continue
 		}
@@ -209,16 +185,37 @@ func ordCheckLedger(tb testing.TB, s *Server, db *sql.DB, a Account) {
 			tb.Errorf("charge row %v: ref %v names no order of user %s: %v", it["id"], it["ref"], a.ID, err)
 			continue
 		}
-		if amt != -charge {
-			tb.Errorf("charge row of order %v: amount %s, want %s", it["ref"], amount, ordMoney(-charge))
+		if amt := units(tb, it["amount"]); amt != -charge {
+			tb.Errorf("charge row of order %v: amount %s, want %s", it["ref"], it["amount"], ordMoney(-charge))
 		}
-	}
-	if sum != bal {
-		tb.Errorf("user %s: balance %s, ledger sums to %s", a.ID, ordMoney(bal), ordMoney(sum))
 	}
 	if n := ordCount(tb, db, "SELECT COUNT(*) FROM orders WHERE user_id = ?", ordUID(tb, a)); n != charges {
 		tb.Errorf("user %s: %d orders, %d charge rows", a.ID, n, charges)
 	}
+}
+
+// mustLedgerMatches checks a user's money invariant through the internal
+// API: the balance equals the sum of the ledger exactly, each row's
+// balance_after is the running sum, and the running sum never goes below
+// zero. It returns the ledger rows, newest first.
+func mustLedgerMatches(tb testing.TB, s *Server, userID string) []map[string]any {
+	tb.Helper()
+	u := s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/users/"+userID, nil)
+	rows := mustProvLedger(tb, s, userID)
+	var sum int64
+	for i := len(rows) - 1; i >= 0; i-- { // oldest first
+		sum += units(tb, rows[i]["amount"])
+		if after := units(tb, rows[i]["balance_after"]); after != sum {
+			tb.Errorf("user %s: ledger row %v: balance_after is not the running sum %s", userID, rows[i], ordMoney(sum))
+		}
+		if sum < 0 {
+			tb.Errorf("user %s: ledger row %v: balance below zero", userID, rows[i])
+		}
+	}
+	if bal := units(tb, u["balance"]); bal != sum {
+		tb.Errorf("user %s: balance %v, ledger sums to %s (%d rows)", userID, u["balance"], ordMoney(sum), len(rows))
+	}
+	return rows
 }
 
 // ordAccount creates an account and checks its ledger invariant when the
@@ -402,71 +399,6 @@ func ordFlipCase(id string) string {
 	return id
 }
 
-func countRows(t *testing.T, env *Env, query string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := env.DB(t).QueryRow(query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
-
-// mustLedgerMatches checks the invariant: the balance equals the sum of the
-// ledger, exactly (integer units parsed from the 4-decimal strings).
-func mustLedgerMatches(t *testing.T, s *Server, userID string) {
-	t.Helper()
-	u := s.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/users/"+userID, nil)
-	bal := units(t, fmt.Sprint(u["balance"]))
-	var sum int64
-	cursor := ""
-	for {
-		l := s.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/users/"+userID+"/ledger?limit=500&cursor="+cursor, nil)
-		for _, it := range l["items"].([]any) {
-			sum += units(t, fmt.Sprint(it.(map[string]any)["amount"]))
-		}
-		cursor = fmt.Sprint(l["next_cursor"])
-		if cursor == "" {
-			break
-		}
-	}
-	if sum != bal {
-		t.Errorf("user %s: balance %d units, ledger sums to %d", userID, bal, sum)
-	}
-}
-
-// units parses a 4-decimal money string into integer minor units.
-func units(t *testing.T, s string) int64 {
-	t.Helper()
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, ok := strings.Cut(s, ".")
-	if !ok || len(frac) != 4 {
-		t.Fatalf("money %q is not 4-decimal", s)
-	}
-	var n int64
-	for _, c := range whole + frac {
-		if c < '0' || c > '9' {
-			t.Fatalf("money %q", s)
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if neg {
-		n = -n
-	}
-	return n
-}
-
-// fulAdd places an order on the public API and returns its ID.
-func fulAdd(t *testing.T, s *Server, key, svc, link, qty string) string {
-	t.Helper()
-	r := s.Post(t, "/api/v2", url.Values{"key": {key}, "action": {"add"}, "service": {svc}, "link": {link}, "quantity": {qty}})
-	id, _ := r.Obj(t)["order"].(string)
-	if r.Status != http.StatusOK || id == "" {
-		t.Fatalf("add %s: %d %s", link, r.Status, r.Body)
-	}
-	return id
-}
-
 // fulPublic calls a public action with key and pairs of parameters.
 func fulPublic(t *testing.T, s *Server, key, action string, kv ...string) Response {
 	t.Helper()
@@ -475,12 +407,6 @@ func fulPublic(t *testing.T, s *Server, key, action string, kv ...string) Respon
 		form.Set(kv[i], kv[i+1])
 	}
 	return s.Post(t, "/api/v2", form)
-}
-
-// fulOrder is GET /internal/v1/orders/{id}.
-func fulOrder(t *testing.T, s *Server, id string) map[string]any {
-	t.Helper()
-	return s.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/orders/"+id, nil)
 }
 
 // fulWait polls cond every 50 ms for up to within.
@@ -500,7 +426,7 @@ func fulWaitOrder(t *testing.T, s *Server, id string, within time.Duration, what
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		o := fulOrder(t, s, id)
+		o := getOrder(t, s, id)
 		if ok(o) {
 			return o
 		}
@@ -553,15 +479,15 @@ func admInvariants(t *testing.T, s *Server, db *sql.DB) {
 	for _, u := range users {
 		mustLedgerMatches(t, s, u)
 	}
-	refundRows := 0
+	refunds := 0
 	for _, o := range admWalk(t, s, "/internal/v1/orders?limit=500") {
 		id := fmt.Sprint(o["id"])
 		charge, refunded := units(t, fmt.Sprint(o["charge"])), units(t, fmt.Sprint(o["refunded"]))
 		if refunded < 0 || refunded > charge {
 			t.Errorf("order %s: refunded %s of a charge of %s", id, o["refunded"], o["charge"])
 		}
-		n, sum := admRefundRows(t, db, id)
-		refundRows += n
+		n, sum := refundRows(t, db, id)
+		refunds += n
 		if n > 1 {
 			t.Errorf("order %s: %d refund rows, want at most one", id, n)
 		}
@@ -569,39 +495,15 @@ func admInvariants(t *testing.T, s *Server, db *sql.DB) {
 			t.Errorf("order %s: refund rows sum to %s, the order shows %s refunded", id, ordMoney(sum), o["refunded"])
 		}
 	}
-	if n := ordCount(t, db, "SELECT COUNT(*) FROM ledger_entries WHERE kind = ?", "refund"); n != refundRows {
-		t.Errorf("%d refund rows in the ledger, %d reference an order", n, refundRows)
+	if n := ordCount(t, db, "SELECT COUNT(*) FROM ledger_entries WHERE kind = ?", "refund"); n != refunds {
+		t.Errorf("%d refund rows in the ledger, %d reference an order", n, refunds)
 	}
-}
-
-// admRefundRows counts the refund rows of an order and sums their amounts.
-func admRefundRows(t *testing.T, db *sql.DB, id string) (int, int64) {
-	t.Helper()
-	var n int
-	var sum int64
-	err := db.QueryRow("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger_entries WHERE kind = ? AND ref = ?", "refund", id).Scan(&n, &sum)
-	if err != nil {
-		t.Fatalf("refund rows of %s: %v", id, err)
-	}
-	return n, sum
-}
-
-// admOrder places an order of quantity on svc through the public API.
-func admOrder(t *testing.T, s *Server, a Account, svc, link string, qty int) string {
-	t.Helper()
-	return mustAdd(t, s, a.Key, ordForm("service", svc, "link", link, "quantity", fmt.Sprint(qty)))
 }
 
 // admPatch sends body (raw JSON text) as PATCH /internal/v1/orders/{id}.
 func admPatch(t *testing.T, s *Server, id, body string) Response {
 	t.Helper()
 	return s.Admin(t, "PATCH", "/internal/v1/orders/"+id, body)
-}
-
-// admGetOrder returns GET /internal/v1/orders/{id}.
-func admGetOrder(t *testing.T, s *Server, id string) map[string]any {
-	t.Helper()
-	return s.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/orders/"+id, nil)
 }
 
 // admSnap is what an admin request that fails (or does nothing) must leave
@@ -661,3 +563,70 @@ func admPartial(remains string) string {
 }
 
 const admCanceled = `{"status":"Canceled"}`
+
+// mustProvLedger returns every ledger row of a user, newest first.
+func mustProvLedger(tb testing.TB, s *Server, id string) []map[string]any {
+	tb.Helper()
+	var rows []map[string]any
+	for _, p := range mustProvWalk(tb, s, "/internal/v1/users/"+id+"/ledger", 500) {
+		rows = append(rows, p...)
+	}
+	return rows
+}
+
+// admTicket returns a ticket as the list shows it, found by ID.
+func admTicket(t *testing.T, s *Server, id string) map[string]any {
+	t.Helper()
+	for _, it := range admWalk(t, s, "/internal/v1/tickets?limit=500") {
+		if fmt.Sprint(it["id"]) == id {
+			return it
+		}
+	}
+	t.Fatalf("ticket %s is not in the list", id)
+	return nil
+}
+
+// admOpenTicket returns the ID of the open ticket of type typ for order,
+// found through the list (the public cancel answer carries no ticket ID).
+func admOpenTicket(t *testing.T, s *Server, typ, order string) string {
+	t.Helper()
+	id := ""
+	for _, it := range admWalk(t, s, "/internal/v1/tickets?status=open&type="+typ) {
+		if it["order"] == order {
+			if id != "" {
+				t.Fatalf("two open %s tickets for order %s", typ, order)
+			}
+			id = fmt.Sprint(it["id"])
+		}
+	}
+	if id == "" {
+		t.Fatalf("no open %s ticket for order %s", typ, order)
+	}
+	return id
+}
+
+// mustAddOrder places an order of qty on svc through the public API and
+// returns its ID (mustAdd with the usual three fields).
+func mustAddOrder(tb testing.TB, s *Server, key, svc, link, qty string) string {
+	tb.Helper()
+	return mustAdd(tb, s, key, ordForm("service", svc, "link", link, "quantity", qty))
+}
+
+// getOrder is GET /internal/v1/orders/{id}.
+func getOrder(tb testing.TB, s *Server, id string) map[string]any {
+	tb.Helper()
+	return s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/orders/"+id, nil)
+}
+
+// refundRows counts the refund ledger rows of an order and sums their
+// amounts (units).
+func refundRows(tb testing.TB, db *sql.DB, id string) (int, int64) {
+	tb.Helper()
+	var n int
+	var sum int64
+	err := db.QueryRow("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger_entries WHERE kind = ? AND ref = ?", "refund", id).Scan(&n, &sum)
+	if err != nil {
+		tb.Fatalf("refund rows of %s: %v", id, err)
+	}
+	return n, sum
+}

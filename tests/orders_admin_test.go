@@ -137,13 +137,13 @@ func TestOrdersAdminRefunds(t *testing.T) {
 				if rate == "" {
 					rate, qty = "8.5", 157
 				}
-				id := admOrder(t, s, a, svc(rate), fmt.Sprint("https://instagram.com/p/r", i), qty)
+				id := mustAddOrder(t, s, a.Key, svc(rate), fmt.Sprint("https://instagram.com/p/r", i), fmt.Sprint(qty))
 				for _, st := range tt.steps {
 					before := admSnapshot(t, s, db, a, id)
 					r := admPatch(t, s, id, st.body)
 					what := "PATCH " + st.body
 					if st.code != http.StatusOK {
-						admErr(t, r, st.code, what)
+						mustErr(t, r, st.code, what)
 						admUnchanged(t, s, db, a, id, before, what)
 						continue
 					}
@@ -156,12 +156,12 @@ func TestOrdersAdminRefunds(t *testing.T) {
 						admUnchanged(t, s, db, a, id, before, what+" (again)")
 					}
 				}
-				n, sum := admRefundRows(t, db, id)
+				n, sum := refundRows(t, db, id)
 				want := units(t, tt.refund)
 				if sum != want || (want == 0) != (n == 0) || n > 1 {
 					t.Errorf("refund rows: %d summing to %s, want one of %s (none for zero)", n, ordMoney(sum), tt.refund)
 				}
-				if o := admGetOrder(t, s, id); o["refunded"] != tt.refund {
+				if o := getOrder(t, s, id); o["refunded"] != tt.refund {
 					t.Errorf("order refunded %v, want %s", o["refunded"], tt.refund)
 				}
 				jsonEqual(t, ordDo(t, s, a.Key, "status", ordForm("order", id)), tt.status)
@@ -177,7 +177,7 @@ func TestOrdersAdminBadRequests(t *testing.T) {
 		s, db := admStart(t, b)
 		a := s.MustAccount(t, "alice", "100")
 		svc := s.MustService(t, nil)
-		id := admOrder(t, s, a, svc, "https://instagram.com/p/1", 157)
+		id := mustAddOrder(t, s, a.Key, svc, "https://instagram.com/p/1", "157")
 		before := admSnapshot(t, s, db, a, id)
 		for _, tt := range []struct {
 			name, id, body string
@@ -195,9 +195,9 @@ func TestOrdersAdminBadRequests(t *testing.T) {
 			{"trailing data", id, `{"status":"Canceled"} {}`, 400},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				admErr(t, admPatch(t, s, tt.id, tt.body), tt.want, "PATCH "+tt.body)
+				mustErr(t, admPatch(t, s, tt.id, tt.body), tt.want, "PATCH "+tt.body)
 				if tt.want == 404 {
-					admErr(t, s.Admin(t, "GET", "/internal/v1/orders/"+tt.id, nil), 404, "GET")
+					mustErr(t, s.Admin(t, "GET", "/internal/v1/orders/"+tt.id, nil), 404, "GET")
 				}
 				admUnchanged(t, s, db, a, id, before, tt.name)
 			})
@@ -218,7 +218,7 @@ func TestOrdersAdminConcurrentPatch(t *testing.T) {
 		link := 0
 		order := func(t *testing.T) string {
 			link++
-			return admOrder(t, s, a, svc, fmt.Sprint("https://instagram.com/p/c", link), 157)
+			return mustAddOrder(t, s, a.Key, svc, fmt.Sprint("https://instagram.com/p/c", link), "157")
 		}
 		burst := func(t *testing.T, id string, body func(i int) string) []Response {
 			reqs := make([]admReq, 10)
@@ -229,7 +229,7 @@ func TestOrdersAdminConcurrentPatch(t *testing.T) {
 		}
 		oneRefund := func(t *testing.T, id, want string) {
 			t.Helper()
-			if n, sum := admRefundRows(t, db, id); n != 1 || ordMoney(sum) != want {
+			if n, sum := refundRows(t, db, id); n != 1 || ordMoney(sum) != want {
 				t.Errorf("order %s: %d refund rows summing to %s, want one of %s", id, n, ordMoney(sum), want)
 			}
 		}
@@ -269,7 +269,7 @@ func TestOrdersAdminConcurrentPatch(t *testing.T) {
 					}
 					return admCanceled
 				})
-				final := fmt.Sprint(admGetOrder(t, s, id)["status"])
+				final := fmt.Sprint(getOrder(t, s, id)["status"])
 				if refunds[final] == "" {
 					t.Fatalf("order is %s after the burst, want Partial or Canceled", final)
 				}
@@ -324,7 +324,7 @@ func TestOrdersAdminGet(t *testing.T) {
 				for k, v := range tt.want {
 					want[k] = v
 				}
-				o := admGetOrder(t, s, id)
+				o := getOrder(t, s, id)
 				for k, v := range want {
 					got, ok := o[k]
 					if !ok {
@@ -471,7 +471,7 @@ func TestOrdersAdminList(t *testing.T) {
 			jsonEqual(t, Response{Body: got}, string(s.Admin(t, "GET", "/internal/v1/orders/"+id, nil).Body))
 		}
 		for id, site := range map[string]string{o1: "1", o3: child, o4: child} {
-			if got := fmt.Sprint(admGetOrder(t, s, id)["site_id"]); got != site {
+			if got := fmt.Sprint(getOrder(t, s, id)["site_id"]); got != site {
 				t.Errorf("order %s: site_id %s, want %s", id, got, site)
 			}
 		}
@@ -482,7 +482,7 @@ func TestOrdersAdminList(t *testing.T) {
 		}
 		for _, q := range []string{"status=Bogus", "status=canceled", "status=Cancelled", "user_id=abc", "user_id=0", "user_id=-1",
 			"service_id=1.5", "service_id=x", "site_id=x", "site_id=0", "limit=0", "limit=-1", "limit=abc", "cursor=abc", "cursor=0", "cursor=-5"} {
-			admErr(t, s.Admin(t, "GET", "/internal/v1/orders?"+q, nil), 400, q)
+			mustErr(t, s.Admin(t, "GET", "/internal/v1/orders?"+q, nil), 400, q)
 		}
 	})
 }
