@@ -301,7 +301,7 @@ func TestAddDuplicateLink(t *testing.T) {
 		first := mustAdd(t, s, a.Key, form)
 		refused(t) // Pending
 		for _, st := range []string{"In progress", "Processing"} {
-			ordExec(t, db, "UPDATE orders SET status = ? WHERE public_id = ?", st, first)
+			ordSetStatus(t, s, first, st)
 			refused(t)
 		}
 		mustAdd(t, s, a.Key, ordForm("service", svc, "link", link+"/other", "quantity", "1000"))
@@ -311,7 +311,7 @@ func TestAddDuplicateLink(t *testing.T) {
 		// Final statuses free the link again.
 		prev := first
 		for _, st := range []string{"Completed", "Partial", "Canceled"} {
-			ordExec(t, db, "UPDATE orders SET status = ?, finished_at = ?, live_link = NULL WHERE public_id = ?", st, ordNow(), prev) // as a final status does
+			ordSetStatus(t, s, prev, st)
 			prev = mustAdd(t, s, a.Key, form)
 			refused(t)
 		}

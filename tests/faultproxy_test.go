@@ -169,16 +169,16 @@ func mysqlAddr(tb testing.TB, dsn string) string {
 	return cfg.Addr
 }
 
-// mysqlOnly returns the MariaDB + Redis backend, or skips: faults of a
-// server are meaningless on the embedded SQLite file.
-func mysqlOnly(t *testing.T) Backend {
+// mysqlOnly returns the MariaDB + Redis backend, or skips saying why the
+// test needs it (faults of a server are meaningless on the embedded file).
+func mysqlOnly(t *testing.T, why string) Backend {
 	t.Helper()
 	for _, b := range backends(t) {
 		if b.MySQLDSN != "" {
 			return b
 		}
 	}
-	t.Skip("needs SMMAPI_TEST_MYSQL_DSN and SMMAPI_TEST_REDIS_ADDR (SQLite and in-process state cannot fail this way)")
+	t.Skip("needs SMMAPI_TEST_MYSQL_DSN and SMMAPI_TEST_REDIS_ADDR (" + why + ")")
 	return Backend{}
 }
 

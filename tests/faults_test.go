@@ -112,16 +112,7 @@ func TestRedisDown(t *testing.T) {
 // resumes by itself when the database is back.
 func TestDatabaseDown(t *testing.T) {
 	t.Parallel()
-	var mysqlBackend *Backend
-	for _, b := range backends(t) {
-		if b.MySQLDSN != "" {
-			mysqlBackend = &b
-		}
-	}
-	if mysqlBackend == nil {
-		t.Skip("needs SMMAPI_TEST_MYSQL_DSN (SQLite cannot go away)")
-	}
-	env := MustEnv(t, *mysqlBackend)
+	env := MustEnv(t, mysqlOnly(t, "SQLite cannot go away"))
 	p := mustFaultProxy(t, mysqlAddr(t, env.Vars["SMMAPI_DATABASE_DSN"]))
 	env.Vars["SMMAPI_DATABASE_DSN"] = viaProxy(t, env.Vars["SMMAPI_DATABASE_DSN"], p.Addr)
 	s := MustStart(t, env)

@@ -523,16 +523,7 @@ func TestFulTicketCancel(t *testing.T) {
 // meanwhile waits, and goes out once an instance with the key runs.
 func TestSupplierNoSecrets(t *testing.T) {
 	t.Parallel()
-	var mb *Backend
-	for _, b := range backends(t) {
-		if b.MySQLDSN != "" {
-			mb = &b
-		}
-	}
-	if mb == nil {
-		t.Skip("needs SMMAPI_TEST_MYSQL_DSN: the embedded mode always has a key (generated beside the database)")
-	}
-	env := MustEnv(t, *mb)
+	env := MustEnv(t, mysqlOnly(t, "the embedded mode always has a key, generated beside the database"))
 	env.Vars["SMMAPI_DATABASE_MAX_OPEN_CONNS"] = "8"
 	key := randHex(32)
 	env.Secret(key)
@@ -799,19 +790,11 @@ func TestChain(t *testing.T) {
 // refunded exactly once. Forwarding and sync throughput are logged.
 func TestFulMultiInstance(t *testing.T) {
 	t.Parallel()
-	var mb *Backend
-	for _, b := range backends(t) {
-		if b.MySQLDSN != "" {
-			mb = &b
-		}
-	}
-	if mb == nil {
-		// One SQLite file is one process's database: instances sharing a
-		// database are the MariaDB deployment.
-		t.Skip("needs SMMAPI_TEST_MYSQL_DSN and SMMAPI_TEST_REDIS_ADDR")
-	}
+	// One SQLite file is one process's database: instances sharing a
+	// database are the MariaDB deployment.
+	mb := mysqlOnly(t, "instances sharing one database")
 	const orders, accounts, instances, clients = 500, 10, 3, 24
-	env := fulEnv(t, *mb)
+	env := fulEnv(t, mb)
 	var ss []*Server
 	for range instances {
 		ss = append(ss, MustStart(t, env, fulSyncEvery, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0",

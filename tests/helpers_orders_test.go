@@ -69,6 +69,24 @@ func mustAdd(tb testing.TB, s *Server, key string, form url.Values) string {
 	return id
 }
 
+// mustAddOrder places an order of qty on svc through the public API and
+// returns its ID (mustAdd with the usual three fields).
+func mustAddOrder(tb testing.TB, s *Server, key, svc, link, qty string) string {
+	tb.Helper()
+	return mustAdd(tb, s, key, ordForm("service", svc, "link", link, "quantity", qty))
+}
+
+// ordAddIn places an order of qty on svc and moves it to status with
+// ordSetStatus ("Pending": as placed).
+func ordAddIn(tb testing.TB, s *Server, key, svc, link, qty, status string) string {
+	tb.Helper()
+	id := mustAddOrder(tb, s, key, svc, link, qty)
+	if status != "Pending" {
+		ordSetStatus(tb, s, id, status)
+	}
+	return id
+}
+
 // ordAddID returns the order ID of an add answer, if it is one.
 func ordAddID(r Response) (string, bool) {
 	var v map[string]any
@@ -87,135 +105,19 @@ func ordAddID(r Response) (string, bool) {
 	return "", false
 }
 
-// ordStatusWant is the status object of an order, as JSON text.
-func ordStatusWant(charge, startCount, status, remains string) string {
-	return fmt.Sprintf(`{"charge":%q,"start_count":%q,"status":%q,"remains":%q,"currency":"CNY"}`, charge, startCount, status, remains)
-}
-
-// ordDripWant is the status object of a drip-feed order, runs last.
-func ordDripWant(charge, startCount, status, remains, runs string) string {
-	return strings.TrimSuffix(ordStatusWant(charge, startCount, status, remains), "}") + fmt.Sprintf(`,"runs":%q}`, runs)
-}
-
-// ordExec runs one statement directly against the test's database, to set
-// up states that no API sets yet (an order's status, a ticket's status).
-func ordExec(tb testing.TB, db *sql.DB, query string, args ...any) {
+// mustIntOrder reads an add answer whose order ID must be a JSON integer of
+// 10 digits within a signed 32-bit INT.
+func mustIntOrder(tb testing.TB, body []byte) int64 {
 	tb.Helper()
-	if _, err := db.Exec(query, args...); err != nil {
-		tb.Fatalf("%s: %v", query, err)
+	var v map[string]json.RawMessage
+	if err := json.Unmarshal(body, &v); err != nil || len(v) != 1 {
+		tb.Fatalf("add answered %s", body)
 	}
-}
-
-// ordCount runs a COUNT(*) query.
-func ordCount(tb testing.TB, db *sql.DB, query string, args ...any) int {
-	tb.Helper()
-	return int(ordInt(tb, db, query, args...))
-}
-
-// ordInt reads one integer column.
-func ordInt(tb testing.TB, db *sql.DB, query string, args ...any) int64 {
-	tb.Helper()
-	var n int64
-	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
-		tb.Fatalf("%s: %v", query, err)
+	n, err := strconv.ParseInt(string(v["order"]), 10, 64)
+	if err != nil || n < 1000000000 || n > 2147483647 {
+		tb.Fatalf("add answered %s, want {\"order\":<10-digit integer within INT(11)>}", body)
 	}
 	return n
-}
-
-// ordUID is a user ID as a number, for SQL parameters.
-func ordUID(tb testing.TB, a Account) int64 {
-	tb.Helper()
-	return ordMustInt(tb, a.ID)
-}
-
-var ordMoneyPattern = regexp.MustCompile(`^(-?)([0-9]+)\.([0-9]{4})$`)
-
-// units parses a wire amount, a 4-decimal string such as "-12.3400", into
-// integer minor units of 0.0001, exactly: no floating point anywhere.
-func units(tb testing.TB, v any) int64 {
-	tb.Helper()
-	s, _ := v.(string)
-	m := ordMoneyPattern.FindStringSubmatch(s)
-	if m == nil {
-		tb.Fatalf("amount %v is not a 4-decimal string", v)
-	}
-	whole, err1 := strconv.ParseInt(m[2], 10, 64)
-	frac, err2 := strconv.ParseInt(m[3], 10, 64)
-	if err1 != nil || err2 != nil {
-		tb.Fatalf("amount %q: %v %v", s, err1, err2)
-	}
-	u := whole*10000 + frac
-	if m[1] == "-" {
-		u = -u
-	}
-	return u
-}
-
-// ordMoney formats minor units as the wire does.
-func ordMoney(u int64) string {
-	sign := ""
-	if u < 0 {
-		sign, u = "-", -u
-	}
-	return fmt.Sprintf("%s%d.%04d", sign, u/10000, u%10000)
-}
-
-// ordBalance reads a user's balance in minor units from the internal API.
-func ordBalance(tb testing.TB, s *Server, a Account) int64 {
-	tb.Helper()
-	u := s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/users/"+a.ID, nil)
-	b, _ := u["balance"].(string)
-	return units(tb, b)
-}
-
-// ordCheckLedger checks mustLedgerMatches and, beyond it, that every order
-// of the user has exactly one charge row whose ref is the order ID and whose
-// amount is minus the order's charge.
-func ordCheckLedger(tb testing.TB, s *Server, db *sql.DB, a Account) {
-	tb.Helper()
-	charges := 0
-	for _, it := range mustLedgerMatches(tb, s, a.ID) {
-		if it["kind"] != "charge" {
-			continue
-		}
-		charges++
-		var charge int64
-		err := db.QueryRow("SELECT charge FROM orders WHERE public_id = ? AND user_id = ?", it["ref"], ordUID(tb, a)).Scan(&charge)
-		if err != nil {
-			tb.Errorf("charge row %v: ref %v names no order of user %s: %v", it["id"], it["ref"], a.ID, err)
-			continue
-		}
-		if amt := units(tb, it["amount"]); amt != -charge {
-			tb.Errorf("charge row of order %v: amount %s, want %s", it["ref"], it["amount"], ordMoney(-charge))
-		}
-	}
-	if n := ordCount(tb, db, "SELECT COUNT(*) FROM orders WHERE user_id = ?", ordUID(tb, a)); n != charges {
-		tb.Errorf("user %s: %d orders, %d charge rows", a.ID, n, charges)
-	}
-}
-
-// mustLedgerMatches checks a user's money invariant through the internal
-// API: the balance equals the sum of the ledger exactly, each row's
-// balance_after is the running sum, and the running sum never goes below
-// zero. It returns the ledger rows, newest first.
-func mustLedgerMatches(tb testing.TB, s *Server, userID string) []map[string]any {
-	tb.Helper()
-	u := s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/users/"+userID, nil)
-	rows := mustProvLedger(tb, s, userID)
-	var sum int64
-	for i := len(rows) - 1; i >= 0; i-- { // oldest first
-		sum += units(tb, rows[i]["amount"])
-		if after := units(tb, rows[i]["balance_after"]); after != sum {
-			tb.Errorf("user %s: ledger row %v: balance_after is not the running sum %s", userID, rows[i], ordMoney(sum))
-		}
-		if sum < 0 {
-			tb.Errorf("user %s: ledger row %v: balance below zero", userID, rows[i])
-		}
-	}
-	if bal := units(tb, u["balance"]); bal != sum {
-		tb.Errorf("user %s: balance %v, ledger sums to %s (%d rows)", userID, u["balance"], ordMoney(sum), len(rows))
-	}
-	return rows
 }
 
 // ordAccount creates an account and checks its ledger invariant when the
@@ -225,6 +127,26 @@ func ordAccount(t *testing.T, s *Server, db *sql.DB, name, balance string) Accou
 	a := s.MustAccount(t, name, balance)
 	t.Cleanup(func() { ordCheckLedger(t, s, db, a) })
 	return a
+}
+
+// fulPublic calls a public action with key and pairs of parameters.
+func fulPublic(t *testing.T, s *Server, key, action string, kv ...string) Response {
+	t.Helper()
+	form := url.Values{"key": {key}, "action": {action}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		form.Set(kv[i], kv[i+1])
+	}
+	return s.Post(t, "/api/v2", form)
+}
+
+// ordStatusWant is the status object of an order, as JSON text.
+func ordStatusWant(charge, startCount, status, remains string) string {
+	return fmt.Sprintf(`{"charge":%q,"start_count":%q,"status":%q,"remains":%q,"currency":"CNY"}`, charge, startCount, status, remains)
+}
+
+// ordDripWant is the status object of a drip-feed order, runs last.
+func ordDripWant(charge, startCount, status, remains, runs string) string {
+	return strings.TrimSuffix(ordStatusWant(charge, startCount, status, remains), "}") + fmt.Sprintf(`,"runs":%q}`, runs)
 }
 
 // ordGolden checks a golden answer: HTTP 200, Content-Type exactly
@@ -276,39 +198,34 @@ func ordKeys(tb testing.TB, body []byte) []string {
 	return keys
 }
 
-// ordNow is the current time as the server stores it.
-func ordNow() time.Time { return time.Now().UTC() }
-
-// ordLink reads the link stored for an order.
-func ordLink(tb testing.TB, db *sql.DB, id string) string {
+// ordArray decodes a list answer.
+func ordArray(tb testing.TB, r Response) []map[string]any {
 	tb.Helper()
-	var link string
-	if err := db.QueryRow("SELECT link FROM orders WHERE public_id = ?", id).Scan(&link); err != nil {
-		tb.Fatalf("link of %s: %v", id, err)
+	l, ok := r.JSON(tb).([]any)
+	if !ok {
+		tb.Fatalf("answer is not an array: %s", r.Body)
 	}
-	return link
+	out := make([]map[string]any, len(l))
+	for i, e := range l {
+		if out[i], ok = e.(map[string]any); !ok {
+			tb.Fatalf("entry %d is not an object: %s", i, r.Body)
+		}
+	}
+	return out
 }
 
-// mustIntOrder reads an add answer whose order ID must be a JSON integer of
-// 10 digits within a signed 32-bit INT.
-func mustIntOrder(tb testing.TB, body []byte) int64 {
-	tb.Helper()
-	var v map[string]json.RawMessage
-	if err := json.Unmarshal(body, &v); err != nil || len(v) != 1 {
-		tb.Fatalf("add answered %s", body)
+// ordFlipCase flips the case of the first letter of id (id itself when it
+// has none).
+func ordFlipCase(id string) string {
+	for i, c := range id {
+		switch {
+		case c >= 'a' && c <= 'z':
+			return id[:i] + strings.ToUpper(string(c)) + id[i+1:]
+		case c >= 'A' && c <= 'Z':
+			return id[:i] + strings.ToLower(string(c)) + id[i+1:]
+		}
 	}
-	n, err := strconv.ParseInt(string(v["order"]), 10, 64)
-	if err != nil || n < 1000000000 || n > 2147483647 {
-		tb.Fatalf("add answered %s, want {\"order\":<10-digit integer within INT(11)>}", body)
-	}
-	return n
-}
-
-// ordFinish sets an order's status directly (the internal API for it is not
-// built yet) and its finished_at to at.
-func ordFinish(tb testing.TB, db *sql.DB, id, status string, at time.Time) {
-	tb.Helper()
-	ordExec(tb, db, "UPDATE orders SET status = ?, finished_at = ? WHERE public_id = ?", status, at, id)
+	return id
 }
 
 // ordRefillID returns the refill ID of a single refill answer, failing
@@ -333,117 +250,53 @@ func mustRefill(tb testing.TB, s *Server, key, id string) int64 {
 	return ordRefillID(tb, ordDo(tb, s, key, "refill", ordForm("order", id)))
 }
 
-// ordTicket is a tickets row as the tests read it.
-type ordTicket struct {
-	Type, Status string
-	OrderID      int64
-	UserID       int64
-	Open         bool // open_key is set
-}
-
-func ordTicketRow(tb testing.TB, db *sql.DB, id int64) ordTicket {
+// getOrder is GET /internal/v1/orders/{id}.
+func getOrder(tb testing.TB, s *Server, id string) map[string]any {
 	tb.Helper()
-	var tk ordTicket
-	var key sql.NullString
-	err := db.QueryRow("SELECT type, status, order_id, user_id, open_key FROM tickets WHERE id = ?", id).
-		Scan(&tk.Type, &tk.Status, &tk.OrderID, &tk.UserID, &key)
-	if err != nil {
-		tb.Fatalf("ticket %d: %v", id, err)
-	}
-	tk.Open = key.Valid
-	return tk
+	return s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/orders/"+id, nil)
 }
 
-// ordRowID is an order's internal row ID.
-func ordRowID(tb testing.TB, db *sql.DB, id string) int64 {
+// ordSetStatus moves an order to status with the internal API's PATCH, as
+// an admin does: a final status sets finished_at and frees the link, Partial
+// and Canceled refund. Remains stay as the order shows them (Completed
+// included), except that Partial needs part delivered: half remains.
+func ordSetStatus(tb testing.TB, s *Server, id, status string) {
 	tb.Helper()
-	return ordInt(tb, db, "SELECT id FROM orders WHERE public_id = ?", id)
+	body := map[string]any{"status": status}
+	remains := getOrder(tb, s, id)["remains"]
+	switch status {
+	case "Completed":
+		body["remains"] = remains
+	case "Partial":
+		body["remains"] = fmt.Sprint(ordMustInt(tb, fmt.Sprint(remains)) / 2)
+	}
+	s.MustAdmin(tb, http.StatusOK, "PATCH", "/internal/v1/orders/"+id, body)
 }
 
-// ordArray decodes a list answer.
-func ordArray(tb testing.TB, r Response) []map[string]any {
-	tb.Helper()
-	l, ok := r.JSON(tb).([]any)
-	if !ok {
-		tb.Fatalf("answer is not an array: %s", r.Body)
-	}
-	out := make([]map[string]any, len(l))
-	for i, e := range l {
-		if out[i], ok = e.(map[string]any); !ok {
-			tb.Fatalf("entry %d is not an object: %s", i, r.Body)
-		}
-	}
-	return out
-}
-
-func ordMustInt(tb testing.TB, s string) int64 {
-	tb.Helper()
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		tb.Fatalf("%q: %v", s, err)
-	}
-	return n
-}
-
-// ordFlipCase flips the case of the first letter of id (id itself when it
-// has none).
-func ordFlipCase(id string) string {
-	for i, c := range id {
-		switch {
-		case c >= 'a' && c <= 'z':
-			return id[:i] + strings.ToUpper(string(c)) + id[i+1:]
-		case c >= 'A' && c <= 'Z':
-			return id[:i] + strings.ToLower(string(c)) + id[i+1:]
-		}
-	}
-	return id
-}
-
-// fulPublic calls a public action with key and pairs of parameters.
-func fulPublic(t *testing.T, s *Server, key, action string, kv ...string) Response {
+// admPatch sends body (raw JSON text) as PATCH /internal/v1/orders/{id}.
+func admPatch(t testing.TB, s *Server, id, body string) Response {
 	t.Helper()
-	form := url.Values{"key": {key}, "action": {action}}
-	for i := 0; i+1 < len(kv); i += 2 {
-		form.Set(kv[i], kv[i+1])
-	}
-	return s.Post(t, "/api/v2", form)
+	return s.Admin(t, "PATCH", "/internal/v1/orders/"+id, body)
 }
 
-// fulWait polls cond every 50 ms for up to within.
-func fulWait(t *testing.T, within time.Duration, what string, cond func() bool) {
+// admMustPatch PATCHes an order and fails unless it answers 200.
+func admMustPatch(t testing.TB, s *Server, id, body string) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if r := admPatch(t, s, id, body); r.Status != http.StatusOK {
+		t.Fatalf("PATCH %s %s: %d %s", id, body, r.Status, r.Body)
 	}
 }
 
-// fulWaitOrder polls order id until ok accepts it, for up to within.
-func fulWaitOrder(t *testing.T, s *Server, id string, within time.Duration, what string, ok func(o map[string]any) bool) map[string]any {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		o := getOrder(t, s, id)
-		if ok(o) {
-			return o
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("order %s: %s not within %v; it reads %s", id, what, within, fulJSON(o))
-		}
-		time.Sleep(50 * time.Millisecond)
+// admPartial is a PATCH body moving an order to Partial; remains is raw
+// JSON ("\"1\"", "1", or "" for none).
+func admPartial(remains string) string {
+	if remains == "" {
+		return `{"status":"Partial","start_count":"3572"}`
 	}
+	return `{"status":"Partial","start_count":"3572","remains":` + remains + `}`
 }
 
-// fulForwarded waits until order id is at the supplier and returns it.
-func fulForwarded(t *testing.T, s *Server, id string) map[string]any {
-	t.Helper()
-	return fulWaitOrder(t, s, id, 10*time.Second, "forwarded", func(o map[string]any) bool {
-		return o["supplier_order"] != "" && o["forward_state"] == "sent"
-	})
-}
+const admCanceled = `{"status":"Canceled"}`
 
 // admStart starts a server with the public rate limits off (these tests
 // place many orders) and checks the money invariants of every user and
@@ -500,12 +353,6 @@ func admInvariants(t *testing.T, s *Server, db *sql.DB) {
 	}
 }
 
-// admPatch sends body (raw JSON text) as PATCH /internal/v1/orders/{id}.
-func admPatch(t *testing.T, s *Server, id, body string) Response {
-	t.Helper()
-	return s.Admin(t, "PATCH", "/internal/v1/orders/"+id, body)
-}
-
 // admSnap is what an admin request that fails (or does nothing) must leave
 // as it was: the order exactly as GET shows it, the balance and the number
 // of ledger rows of its owner.
@@ -553,25 +400,53 @@ func admUnchanged(t *testing.T, s *Server, db *sql.DB, a Account, id string, bef
 	}
 }
 
-// admPartial is a PATCH body moving an order to Partial; remains is raw
-// JSON ("\"1\"", "1", or "" for none).
-func admPartial(remains string) string {
-	if remains == "" {
-		return `{"status":"Partial","start_count":"3572"}`
+// fulWait polls cond every 50 ms for up to within.
+func fulWait(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return `{"status":"Partial","start_count":"3572","remains":` + remains + `}`
 }
 
-const admCanceled = `{"status":"Canceled"}`
-
-// mustProvLedger returns every ledger row of a user, newest first.
-func mustProvLedger(tb testing.TB, s *Server, id string) []map[string]any {
-	tb.Helper()
-	var rows []map[string]any
-	for _, p := range mustProvWalk(tb, s, "/internal/v1/users/"+id+"/ledger", 500) {
-		rows = append(rows, p...)
+// fulWaitOrder polls order id until ok accepts it, for up to within.
+func fulWaitOrder(t *testing.T, s *Server, id string, within time.Duration, what string, ok func(o map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		o := getOrder(t, s, id)
+		if ok(o) {
+			return o
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order %s: %s not within %v; it reads %s", id, what, within, fulJSON(o))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return rows
+}
+
+// fulForwarded waits until order id is at the supplier and returns it.
+func fulForwarded(t *testing.T, s *Server, id string) map[string]any {
+	t.Helper()
+	return fulWaitOrder(t, s, id, 10*time.Second, "forwarded", func(o map[string]any) bool {
+		return o["supplier_order"] != "" && o["forward_state"] == "sent"
+	})
+}
+
+// admDecide posts a decision (raw JSON text) on ticket id.
+func admDecide(t *testing.T, s *Server, id, body string) Response {
+	t.Helper()
+	return s.Admin(t, "POST", "/internal/v1/tickets/"+id+"/decision", body)
+}
+
+// admMustDecide posts decision ("complete", "reject") on ticket id and
+// fails unless it answers 200.
+func admMustDecide(tb testing.TB, s *Server, id, decision string) {
+	tb.Helper()
+	s.MustAdmin(tb, http.StatusOK, "POST", "/internal/v1/tickets/"+id+"/decision", map[string]any{"decision": decision})
 }
 
 // admTicket returns a ticket as the list shows it, found by ID.
@@ -605,17 +480,125 @@ func admOpenTicket(t *testing.T, s *Server, typ, order string) string {
 	return id
 }
 
-// mustAddOrder places an order of qty on svc through the public API and
-// returns its ID (mustAdd with the usual three fields).
-func mustAddOrder(tb testing.TB, s *Server, key, svc, link, qty string) string {
-	tb.Helper()
-	return mustAdd(tb, s, key, ordForm("service", svc, "link", link, "quantity", qty))
+// ordTicket is a tickets row as the tests read it.
+type ordTicket struct {
+	Type, Status string
+	OrderID      int64
+	UserID       int64
+	Open         bool // open_key is set
 }
 
-// getOrder is GET /internal/v1/orders/{id}.
-func getOrder(tb testing.TB, s *Server, id string) map[string]any {
+func ordTicketRow(tb testing.TB, db *sql.DB, id int64) ordTicket {
 	tb.Helper()
-	return s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/orders/"+id, nil)
+	var tk ordTicket
+	var key sql.NullString
+	err := db.QueryRow("SELECT type, status, order_id, user_id, open_key FROM tickets WHERE id = ?", id).
+		Scan(&tk.Type, &tk.Status, &tk.OrderID, &tk.UserID, &key)
+	if err != nil {
+		tb.Fatalf("ticket %d: %v", id, err)
+	}
+	tk.Open = key.Valid
+	return tk
+}
+
+var ordMoneyPattern = regexp.MustCompile(`^(-?)([0-9]+)\.([0-9]{4})$`)
+
+// units parses a wire amount, a 4-decimal string such as "-12.3400", into
+// integer minor units of 0.0001, exactly: no floating point anywhere.
+func units(tb testing.TB, v any) int64 {
+	tb.Helper()
+	s, _ := v.(string)
+	m := ordMoneyPattern.FindStringSubmatch(s)
+	if m == nil {
+		tb.Fatalf("amount %v is not a 4-decimal string", v)
+	}
+	whole, err1 := strconv.ParseInt(m[2], 10, 64)
+	frac, err2 := strconv.ParseInt(m[3], 10, 64)
+	if err1 != nil || err2 != nil {
+		tb.Fatalf("amount %q: %v %v", s, err1, err2)
+	}
+	u := whole*10000 + frac
+	if m[1] == "-" {
+		u = -u
+	}
+	return u
+}
+
+// ordMoney formats minor units as the wire does.
+func ordMoney(u int64) string {
+	sign := ""
+	if u < 0 {
+		sign, u = "-", -u
+	}
+	return fmt.Sprintf("%s%d.%04d", sign, u/10000, u%10000)
+}
+
+// ordBalance reads a user's balance in minor units from the internal API.
+func ordBalance(tb testing.TB, s *Server, a Account) int64 {
+	tb.Helper()
+	u := s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/users/"+a.ID, nil)
+	b, _ := u["balance"].(string)
+	return units(tb, b)
+}
+
+// mustLedgerMatches checks a user's money invariant through the internal
+// API: the balance equals the sum of the ledger exactly, each row's
+// balance_after is the running sum, and the running sum never goes below
+// zero. It returns the ledger rows, newest first.
+func mustLedgerMatches(tb testing.TB, s *Server, userID string) []map[string]any {
+	tb.Helper()
+	u := s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/users/"+userID, nil)
+	rows := mustProvLedger(tb, s, userID)
+	var sum int64
+	for i := len(rows) - 1; i >= 0; i-- { // oldest first
+		sum += units(tb, rows[i]["amount"])
+		if after := units(tb, rows[i]["balance_after"]); after != sum {
+			tb.Errorf("user %s: ledger row %v: balance_after is not the running sum %s", userID, rows[i], ordMoney(sum))
+		}
+		if sum < 0 {
+			tb.Errorf("user %s: ledger row %v: balance below zero", userID, rows[i])
+		}
+	}
+	if bal := units(tb, u["balance"]); bal != sum {
+		tb.Errorf("user %s: balance %v, ledger sums to %s (%d rows)", userID, u["balance"], ordMoney(sum), len(rows))
+	}
+	return rows
+}
+
+// ordCheckLedger checks mustLedgerMatches and, beyond it, that every order
+// of the user has exactly one charge row whose ref is the order ID and whose
+// amount is minus the order's charge.
+func ordCheckLedger(tb testing.TB, s *Server, db *sql.DB, a Account) {
+	tb.Helper()
+	charges := 0
+	for _, it := range mustLedgerMatches(tb, s, a.ID) {
+		if it["kind"] != "charge" {
+			continue
+		}
+		charges++
+		var charge int64
+		err := db.QueryRow("SELECT charge FROM orders WHERE public_id = ? AND user_id = ?", it["ref"], ordUID(tb, a)).Scan(&charge)
+		if err != nil {
+			tb.Errorf("charge row %v: ref %v names no order of user %s: %v", it["id"], it["ref"], a.ID, err)
+			continue
+		}
+		if amt := units(tb, it["amount"]); amt != -charge {
+			tb.Errorf("charge row of order %v: amount %s, want %s", it["ref"], it["amount"], ordMoney(-charge))
+		}
+	}
+	if n := ordCount(tb, db, "SELECT COUNT(*) FROM orders WHERE user_id = ?", ordUID(tb, a)); n != charges {
+		tb.Errorf("user %s: %d orders, %d charge rows", a.ID, n, charges)
+	}
+}
+
+// mustProvLedger returns every ledger row of a user, newest first.
+func mustProvLedger(tb testing.TB, s *Server, id string) []map[string]any {
+	tb.Helper()
+	var rows []map[string]any
+	for _, p := range mustProvWalk(tb, s, "/internal/v1/users/"+id+"/ledger", 500) {
+		rows = append(rows, p...)
+	}
+	return rows
 }
 
 // refundRows counts the refund ledger rows of an order and sums their
@@ -630,3 +613,69 @@ func refundRows(tb testing.TB, db *sql.DB, id string) (int, int64) {
 	}
 	return n, sum
 }
+
+// ordExec runs one statement directly against the test's database, to set
+// up what no API sets; every caller says why in a comment.
+func ordExec(tb testing.TB, db *sql.DB, query string, args ...any) {
+	tb.Helper()
+	if _, err := db.Exec(query, args...); err != nil {
+		tb.Fatalf("%s: %v", query, err)
+	}
+}
+
+// ordAge moves an order's finished_at ago into the past. Raw SQL: no API
+// sets a time, and the server reads its own clock.
+func ordAge(tb testing.TB, db *sql.DB, id string, ago time.Duration) {
+	tb.Helper()
+	ordExec(tb, db, "UPDATE orders SET finished_at = ? WHERE public_id = ?", ordNow().Add(-ago), id)
+}
+
+// ordCount runs a COUNT(*) query.
+func ordCount(tb testing.TB, db *sql.DB, query string, args ...any) int {
+	tb.Helper()
+	return int(ordInt(tb, db, query, args...))
+}
+
+// ordInt reads one integer column.
+func ordInt(tb testing.TB, db *sql.DB, query string, args ...any) int64 {
+	tb.Helper()
+	var n int64
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		tb.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// ordUID is a user ID as a number, for SQL parameters.
+func ordUID(tb testing.TB, a Account) int64 {
+	tb.Helper()
+	return ordMustInt(tb, a.ID)
+}
+
+func ordMustInt(tb testing.TB, s string) int64 {
+	tb.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		tb.Fatalf("%q: %v", s, err)
+	}
+	return n
+}
+
+// ordRowID is an order's internal row ID.
+func ordRowID(tb testing.TB, db *sql.DB, id string) int64 {
+	tb.Helper()
+	return ordInt(tb, db, "SELECT id FROM orders WHERE public_id = ?", id)
+}
+
+// ordLink reads the link stored for an order.
+func ordLink(tb testing.TB, db *sql.DB, id string) string {
+	tb.Helper()
+	var link string
+	if err := db.QueryRow("SELECT link FROM orders WHERE public_id = ?", id).Scan(&link); err != nil {
+		tb.Fatalf("link of %s: %v", id, err)
+	}
+	return link
+}
+
+// ordNow is the current time as the server stores it.
+func ordNow() time.Time { return time.Now().UTC() }

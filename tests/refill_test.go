@@ -23,11 +23,7 @@ func TestRefill(t *testing.T) {
 		n := 0
 		order := func(svc, status string) string {
 			n++
-			id := mustAdd(t, s, a.Key, ordForm("service", svc, "link", fmt.Sprintf("https://instagram.com/p/r%d", n), "quantity", "100"))
-			if status != "Pending" {
-				ordFinish(t, db, id, status, ordNow())
-			}
-			return id
+			return ordAddIn(t, s, a.Key, svc, fmt.Sprintf("https://instagram.com/p/r%d", n), "100", status)
 		}
 		completed := order(svc, "Completed")
 		before := ordBalance(t, s, a)
@@ -95,7 +91,7 @@ func TestRefillTicketLifecycle(t *testing.T) {
 		a := ordAccount(t, s, db, "alice", "1000")
 		svc := s.MustService(t, map[string]any{"rate": "1.0000", "refill": true})
 		id := mustAdd(t, s, a.Key, ordForm("service", svc, "link", "https://instagram.com/p/1", "quantity", "100"))
-		ordFinish(t, db, id, "Completed", ordNow())
+		ordSetStatus(t, s, id, "Completed")
 		refill := mustRefill(t, s, a.Key, id)
 		rs := ordForm("refill", strconv.FormatInt(refill, 10))
 
@@ -105,15 +101,16 @@ func TestRefillTicketLifecycle(t *testing.T) {
 			{"completed", "Completed"},
 			{"open", "Pending"},
 		} {
+			// Raw SQL: every status with open_key kept set, back to open at
+			// the end; no decision does that (a settled ticket frees its order).
 			ordExec(t, db, "UPDATE tickets SET status = ? WHERE id = ?", tt.ticket, refill)
 			jsonEqual(t, ordDo(t, s, a.Key, "refill_status", rs), fmt.Sprintf(`{"status":%q}`, tt.want))
 			// open_key still set: the ticket is live, no second one.
 			jsonEqual(t, ordDo(t, s, a.Key, "refill", ordForm("order", id)), `{"error":"Refill already requested for this order"}`)
 		}
 
-		// Closed: status completed and open_key cleared, as an admin's
-		// decision will leave it.
-		ordExec(t, db, "UPDATE tickets SET status = 'completed', open_key = NULL WHERE id = ?", refill)
+		// Closed by an admin's decision: status completed, open_key cleared.
+		admMustDecide(t, s, strconv.FormatInt(refill, 10), "complete")
 		second := mustRefill(t, s, a.Key, id)
 		if second == refill {
 			t.Fatalf("new refill reuses ticket %d", refill)
@@ -148,7 +145,8 @@ func TestRefillDays(t *testing.T) {
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				id := mustAdd(t, s, a.Key, ordForm("service", svc, "link", fmt.Sprintf("https://instagram.com/p/d%d", i), "quantity", "100"))
-				ordFinish(t, db, id, "Completed", ordNow().Add(-tt.finished))
+				ordSetStatus(t, s, id, "Completed")
+				ordAge(t, db, id, tt.finished)
 				r := ordDo(t, s, a.Key, "refill", ordForm("order", id))
 				if tt.ok {
 					ordRefillID(t, r)
@@ -173,11 +171,7 @@ func TestRefillMulti(t *testing.T) {
 		n := 0
 		order := func(svc, status string) string {
 			n++
-			id := mustAdd(t, s, a.Key, ordForm("service", svc, "link", fmt.Sprintf("https://instagram.com/p/m%d", n), "quantity", "100"))
-			if status != "Pending" {
-				ordFinish(t, db, id, status, ordNow())
-			}
-			return id
+			return ordAddIn(t, s, a.Key, svc, fmt.Sprintf("https://instagram.com/p/m%d", n), "100", status)
 		}
 
 		// Golden: the spec's example. The order's random ID and the ticket

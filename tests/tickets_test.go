@@ -8,12 +8,6 @@ import (
 	"time"
 )
 
-// admDecide posts a decision (raw JSON text) on ticket id.
-func admDecide(t *testing.T, s *Server, id, body string) Response {
-	t.Helper()
-	return s.Admin(t, "POST", "/internal/v1/tickets/"+id+"/decision", body)
-}
-
 // admCancel asks for a cancel through the public API and returns the ticket.
 func admCancel(t *testing.T, s *Server, a Account, order string) string {
 	t.Helper()
@@ -26,14 +20,6 @@ func admCancel(t *testing.T, s *Server, a Account, order string) string {
 func admRefill(t *testing.T, s *Server, a Account, order string) string {
 	t.Helper()
 	return strconv.FormatInt(mustRefill(t, s, a.Key, order), 10)
-}
-
-// admMustPatch PATCHes an order and fails unless it answers 200.
-func admMustPatch(t *testing.T, s *Server, id, body string) {
-	t.Helper()
-	if r := admPatch(t, s, id, body); r.Status != http.StatusOK {
-		t.Fatalf("PATCH %s %s: %d %s", id, body, r.Status, r.Body)
-	}
 }
 
 // admRefillStatus checks the public refill_status of a refill.
@@ -412,7 +398,7 @@ func TestTicketsRefillDays(t *testing.T) {
 			if ago > 0 {
 				// The only SQL write of these tests: the API cannot move an
 				// order's completion into the past.
-				ordExec(t, db, "UPDATE orders SET finished_at = ? WHERE public_id = ?", ordNow().Add(-ago), id)
+				ordAge(t, db, id, ago)
 			}
 			return id
 		}
