@@ -7,273 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
-
-// Helpers shared by the order tests (add, status, refill, refill_status,
-// cancel, isolation, concurrency). They carry an "ord" prefix so that they
-// never collide with helpers of the other test files of this package.
-
-// ordIDPattern is the shape of an order ID.
-var ordIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{10}$`)
-
-// ordForm builds a form from name/value pairs.
-func ordForm(kv ...string) url.Values {
-	f := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		f.Set(kv[i], kv[i+1])
-	}
-	return f
-}
-
-// ordDo sends action with form and key to /api/v2 and checks the transport
-// contract every public answer keeps: HTTP 200, JSON, no trailing newline.
-func ordDo(tb testing.TB, s *Server, key, action string, form url.Values) Response {
-	tb.Helper()
-	f := url.Values{}
-	for k, v := range form {
-		f[k] = v
-	}
-	f.Set("key", key)
-	f.Set("action", action)
-	r := s.Post(tb, "/api/v2", f)
-	if r.Status != http.StatusOK {
-		tb.Errorf("%s: status %d, want 200: %s", action, r.Status, r.Body)
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-		tb.Errorf("%s: content type %q, want application/json", action, ct)
-	}
-	if bytes.HasSuffix(r.Body, []byte("\n")) {
-		tb.Errorf("%s: body ends with a newline: %q", action, r.Body)
-	}
-	return r
-}
-
-// mustAdd places an order and returns its ID; it fails unless the answer
-// is exactly {"order":"<10 characters of [A-Za-z0-9]>"}.
-func mustAdd(tb testing.TB, s *Server, key string, form url.Values) string {
-	tb.Helper()
-	r := ordDo(tb, s, key, "add", form)
-	id, ok := ordAddID(r)
-	if !ok {
-		tb.Fatalf("add %v: %s, want {\"order\":\"<ID>\"}", form, r.Body)
-	}
-	return id
-}
-
-// ordAddID returns the order ID of an add answer, if it is one.
-func ordAddID(r Response) (string, bool) {
-	var v map[string]any
-	dec := json.NewDecoder(bytes.NewReader(r.Body))
-	dec.UseNumber()
-	if dec.Decode(&v) != nil || len(v) != 1 {
-		return "", false
-	}
-	switch id := v["order"].(type) {
-	case string:
-		return id, ordIDPattern.MatchString(id)
-	case json.Number: // a numeric account's ID: a JSON integer within INT(11)
-		n, err := id.Int64()
-		return id.String(), err == nil && n >= 1000000000 && n <= 2147483647
-	}
-	return "", false
-}
-
-// ordStatusWant is the status object of an order, as JSON text.
-func ordStatusWant(charge, startCount, status, remains string) string {
-	return fmt.Sprintf(`{"charge":%q,"start_count":%q,"status":%q,"remains":%q,"currency":"CNY"}`, charge, startCount, status, remains)
-}
-
-// ordDripWant is the status object of a drip-feed order, runs last.
-func ordDripWant(charge, startCount, status, remains, runs string) string {
-	return strings.TrimSuffix(ordStatusWant(charge, startCount, status, remains), "}") + fmt.Sprintf(`,"runs":%q}`, runs)
-}
-
-// ordExec runs one statement directly against the test's database, to set
-// up states that no API sets yet (an order's status, a ticket's status).
-func ordExec(tb testing.TB, db *sql.DB, query string, args ...any) {
-	tb.Helper()
-	if _, err := db.Exec(query, args...); err != nil {
-		tb.Fatalf("%s: %v", query, err)
-	}
-}
-
-// ordCount runs a COUNT(*) query.
-func ordCount(tb testing.TB, db *sql.DB, query string, args ...any) int {
-	tb.Helper()
-	var n int
-	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
-		tb.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
-
-// ordInt reads one integer column.
-func ordInt(tb testing.TB, db *sql.DB, query string, args ...any) int64 {
-	tb.Helper()
-	var n int64
-	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
-		tb.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
-
-// ordUID is a user ID as a number, for SQL parameters.
-func ordUID(tb testing.TB, a Account) int64 {
-	tb.Helper()
-	n, err := strconv.ParseInt(a.ID, 10, 64)
-	if err != nil {
-		tb.Fatalf("user id %q: %v", a.ID, err)
-	}
-	return n
-}
-
-var ordMoneyPattern = regexp.MustCompile(`^(-?)([0-9]+)\.([0-9]{4})$`)
-
-// ordUnits parses a 4-decimal money string into minor units (0.0001),
-// exactly: no floating point anywhere.
-func ordUnits(tb testing.TB, s string) int64 {
-	tb.Helper()
-	m := ordMoneyPattern.FindStringSubmatch(s)
-	if m == nil {
-		tb.Fatalf("money %q is not a 4-decimal string", s)
-	}
-	whole, err1 := strconv.ParseInt(m[2], 10, 64)
-	frac, err2 := strconv.ParseInt(m[3], 10, 64)
-	if err1 != nil || err2 != nil {
-		tb.Fatalf("money %q: %v %v", s, err1, err2)
-	}
-	u := whole*10000 + frac
-	if m[1] == "-" {
-		u = -u
-	}
-	return u
-}
-
-// ordMoney formats minor units as the wire does.
-func ordMoney(u int64) string {
-	sign := ""
-	if u < 0 {
-		sign, u = "-", -u
-	}
-	return fmt.Sprintf("%s%d.%04d", sign, u/10000, u%10000)
-}
-
-// ordBalance reads a user's balance in minor units from the internal API.
-func ordBalance(tb testing.TB, s *Server, a Account) int64 {
-	tb.Helper()
-	u := s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/users/"+a.ID, nil)
-	b, _ := u["balance"].(string)
-	return ordUnits(tb, b)
-}
-
-// ordCheckLedger checks a user's money invariant: the balance equals the
-// sum of the ledger's amounts, each row's balance_after is the running sum,
-// and every order has exactly one charge row whose ref is the order ID and
-// whose amount is minus the order's charge.
-func ordCheckLedger(tb testing.TB, s *Server, db *sql.DB, a Account) {
-	tb.Helper()
-	bal := ordBalance(tb, s, a)
-	l := s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/users/"+a.ID+"/ledger?limit=500", nil)
-	if l["next_cursor"] != "" {
-		tb.Fatalf("ledger of user %s has more than 500 rows", a.ID)
-	}
-	items, _ := l["items"].([]any)
-	var sum int64
-	charges := 0
-	// Items come newest first; the running sum goes oldest first.
-	for i := len(items) - 1; i >= 0; i-- {
-		it, _ := items[i].(map[string]any)
-		amount, _ := it["amount"].(string)
-		after, _ := it["balance_after"].(string)
-		amt := ordUnits(tb, amount)
-		sum += amt
-		if got := ordUnits(tb, after); got != sum {
-			tb.Errorf("ledger row %v: balance_after %s, want running sum %s", it["id"], after, ordMoney(sum))
-		}
-		if it["kind"] != "charge" {
-			continue
-		}
-		charges++
-		var charge int64
-		err := db.QueryRow("SELECT charge FROM orders WHERE public_id = ? AND user_id = ?", it["ref"], ordUID(tb, a)).Scan(&charge)
-		if err != nil {
-			tb.Errorf("charge row %v: ref %v names no order of user %s: %v", it["id"], it["ref"], a.ID, err)
-			continue
-		}
-		if amt != -charge {
-			tb.Errorf("charge row of order %v: amount %s, want %s", it["ref"], amount, ordMoney(-charge))
-		}
-	}
-	if sum != bal {
-		tb.Errorf("user %s: balance %s, ledger sums to %s", a.ID, ordMoney(bal), ordMoney(sum))
-	}
-	if n := ordCount(tb, db, "SELECT COUNT(*) FROM orders WHERE user_id = ?", ordUID(tb, a)); n != charges {
-		tb.Errorf("user %s: %d orders, %d charge rows", a.ID, n, charges)
-	}
-}
-
-// ordAccount creates an account and checks its ledger invariant when the
-// test ends (cleanups run last-in first-out, so before the server stops).
-func ordAccount(t *testing.T, s *Server, db *sql.DB, name, balance string) Account {
-	t.Helper()
-	a := s.MustAccount(t, name, balance)
-	t.Cleanup(func() { ordCheckLedger(t, s, db, a) })
-	return a
-}
-
-// ordGolden checks a golden answer: HTTP 200, Content-Type exactly
-// application/json, no trailing newline, then the bytes against
-// testdata/name after replacing each old with new (pairs). Random order IDs
-// and database-assigned refill IDs are replaced this way by fixed
-// placeholders so that golden files stay deterministic.
-func ordGolden(tb testing.TB, name string, r Response, oldNew ...string) []byte {
-	tb.Helper()
-	if r.Status != http.StatusOK {
-		tb.Errorf("%s: status %d, want 200", name, r.Status)
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-		tb.Errorf("%s: content type %q, want application/json", name, ct)
-	}
-	if bytes.HasSuffix(r.Body, []byte("\n")) {
-		tb.Errorf("%s: body ends with a newline: %q", name, r.Body)
-	}
-	body := r.Body
-	for i := 0; i+1 < len(oldNew); i += 2 {
-		if !bytes.Contains(body, []byte(oldNew[i])) {
-			tb.Errorf("%s: %q not in body %s", name, oldNew[i], body)
-		}
-		body = bytes.ReplaceAll(body, []byte(oldNew[i]), []byte(oldNew[i+1]))
-	}
-	golden(tb, name, body)
-	return body
-}
-
-// ordKeys returns the top-level keys of a JSON object in wire order.
-func ordKeys(tb testing.TB, body []byte) []string {
-	tb.Helper()
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		tb.Fatalf("not an object: %s", body)
-	}
-	var keys []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			tb.Fatalf("%s: %v", body, err)
-		}
-		keys = append(keys, tok.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			tb.Fatalf("%s: %v", body, err)
-		}
-	}
-	return keys
-}
 
 // ordNothingWritten snapshots the orders count and a balance, and returns a
 // check that neither moved.
@@ -385,7 +122,7 @@ func TestAddTypes(t *testing.T) {
 						t.Errorf("runs is not the last key: %s", r.Body)
 					}
 				}
-				if got, want := ordBalance(t, s, a), before-ordUnits(t, tt.charge); got != want {
+				if got, want := ordBalance(t, s, a), before-units(t, tt.charge); got != want {
 					t.Errorf("balance %s, want %s", ordMoney(got), ordMoney(want))
 				}
 				if q := ordInt(t, db, "SELECT quantity FROM orders WHERE public_id = ?", id); strconv.FormatInt(q, 10) != tt.remains {
@@ -564,7 +301,7 @@ func TestAddDuplicateLink(t *testing.T) {
 		first := mustAdd(t, s, a.Key, form)
 		refused(t) // Pending
 		for _, st := range []string{"In progress", "Processing"} {
-			ordExec(t, db, "UPDATE orders SET status = ? WHERE public_id = ?", st, first)
+			ordSetStatus(t, s, first, st)
 			refused(t)
 		}
 		mustAdd(t, s, a.Key, ordForm("service", svc, "link", link+"/other", "quantity", "1000"))
@@ -574,7 +311,7 @@ func TestAddDuplicateLink(t *testing.T) {
 		// Final statuses free the link again.
 		prev := first
 		for _, st := range []string{"Completed", "Partial", "Canceled"} {
-			ordExec(t, db, "UPDATE orders SET status = ?, finished_at = ?, live_link = NULL WHERE public_id = ?", st, ordNow(), prev) // as a final status does
+			ordSetStatus(t, s, prev, st)
 			prev = mustAdd(t, s, a.Key, form)
 			refused(t)
 		}
@@ -652,7 +389,7 @@ func TestAddMoney(t *testing.T) {
 					want = ordDripWant(tt.want, "0", "Pending", strconv.FormatInt(remains, 10), "0")
 				}
 				jsonEqual(t, r, want)
-				if got, want := ordBalance(t, s, a), before-ordUnits(t, tt.want); got != want {
+				if got, want := ordBalance(t, s, a), before-units(t, tt.want); got != want {
 					t.Errorf("balance %s, want %s", ordMoney(got), ordMoney(want))
 				}
 			})
@@ -751,17 +488,4 @@ func TestAddEncodings(t *testing.T) {
 			}
 		}
 	})
-}
-
-// ordNow is the current time as the server stores it.
-func ordNow() time.Time { return time.Now().UTC() }
-
-// ordLink reads the link stored for an order.
-func ordLink(tb testing.TB, db *sql.DB, id string) string {
-	tb.Helper()
-	var link string
-	if err := db.QueryRow("SELECT link FROM orders WHERE public_id = ?", id).Scan(&link); err != nil {
-		tb.Fatalf("link of %s: %v", id, err)
-	}
-	return link
 }

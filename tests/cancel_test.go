@@ -20,11 +20,7 @@ func TestCancel(t *testing.T) {
 		n := 0
 		order := func(svc, status string) string {
 			n++
-			id := mustAdd(t, s, a.Key, ordForm("service", svc, "link", fmt.Sprintf("https://instagram.com/p/c%d", n), "quantity", "100"))
-			if status != "Pending" {
-				ordFinish(t, db, id, status, ordNow())
-			}
-			return id
+			return ordAddIn(t, s, a.Key, svc, fmt.Sprintf("https://instagram.com/p/c%d", n), "100", status)
 		}
 
 		// Golden: the spec's example. b76VJizQKZ is sent as is (unknown);

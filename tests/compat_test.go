@@ -4,42 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 )
-
-// phpClientPost sends params the way the canonical PHP client class of the
-// standard API does: name=urlencode(value) pairs joined by "&", POSTed with
-// curl (form content type, following redirects, its old user agent).
-func phpClientPost(t *testing.T, s *Server, pairs [][2]string) Response {
-	t.Helper()
-	parts := make([]string, len(pairs))
-	for i, p := range pairs {
-		parts[i] = p[0] + "=" + url.QueryEscape(p[1]) // PHP urlencode: "+" for spaces
-	}
-	req, err := http.NewRequest(http.MethodPost, s.Public+"/api/v2", strings.NewReader(strings.Join(parts, "&")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "Mozilla/4.0 (compatible; MSIE 5.01; Windows NT 5.0)")
-	return Do(t, req)
-}
-
-// jsonPost sends a JSON body as Node and Python clients do.
-func jsonPost(t *testing.T, s *Server, body map[string]any) Response {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(http.MethodPost, s.Public+"/api/v2", bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return Do(t, req)
-}
 
 // An account switched to numeric IDs runs the whole flow with every order ID
 // arriving as a JSON integer, as typed clients need (the PHP class's
@@ -115,21 +84,6 @@ func TestNumericOrderIDs(t *testing.T) {
 	})
 }
 
-// mustIntOrder reads an add answer whose order ID must be a JSON integer of
-// 10 digits within a signed 32-bit INT.
-func mustIntOrder(tb testing.TB, body []byte) int64 {
-	tb.Helper()
-	var v map[string]json.RawMessage
-	if err := json.Unmarshal(body, &v); err != nil || len(v) != 1 {
-		tb.Fatalf("add answered %s", body)
-	}
-	n, err := strconv.ParseInt(string(v["order"]), 10, 64)
-	if err != nil || n < 1000000000 || n > 2147483647 {
-		tb.Fatalf("add answered %s, want {\"order\":<10-digit integer within INT(11)>}", body)
-	}
-	return n
-}
-
 // How real clients call: each request exactly as that client sends it.
 func TestClientHabits(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b Backend) {
@@ -185,14 +139,4 @@ func TestClientHabits(t *testing.T) {
 			t.Error("the key of a GET request was logged")
 		}
 	})
-}
-
-func jsonSame(got []byte, want string) bool {
-	var g, w any
-	if json.Unmarshal(got, &g) != nil || json.Unmarshal([]byte(want), &w) != nil {
-		return false
-	}
-	gb, _ := json.Marshal(g)
-	wb, _ := json.Marshal(w)
-	return bytes.Equal(gb, wb)
 }

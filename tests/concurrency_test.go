@@ -171,7 +171,7 @@ func TestConcurrencyRefill(t *testing.T) {
 		a := ordAccount(t, s, db, "alice", "100")
 		svc := s.MustService(t, map[string]any{"rate": "1.0000", "refill": true})
 		id := mustAdd(t, s, a.Key, ordForm("service", svc, "link", "https://instagram.com/p/1", "quantity", "100"))
-		ordFinish(t, db, id, "Completed", ordNow())
+		ordSetStatus(t, s, id, "Completed")
 		rs := ordBurst(t, s, 20, func(int) url.Values {
 			return url.Values{"key": {a.Key}, "action": {"refill"}, "order": {id}}
 		})

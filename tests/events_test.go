@@ -228,7 +228,7 @@ func TestEventsWorkerPaths(t *testing.T) {
 		var last uint64
 		ids := map[string]string{}
 		for _, name := range []string{"done", "partial", "canceled"} {
-			ids[name] = fulAdd(t, s, a.Key, r.svc, "https://x/"+name, "100")
+			ids[name] = mustAddOrder(t, s, a.Key, r.svc, "https://x/"+name, "100")
 		}
 		for _, id := range ids {
 			fulForwarded(t, s, id)
@@ -247,7 +247,7 @@ func TestEventsWorkerPaths(t *testing.T) {
 		if forwarded != 3 {
 			t.Errorf("%d forwarding events", forwarded)
 		}
-		sup := func(name string) string { return fmt.Sprint(fulOrder(t, s, ids[name])["supplier_order"]) }
+		sup := func(name string) string { return fmt.Sprint(getOrder(t, s, ids[name])["supplier_order"]) }
 		r.fake.Set(sup("done"), "Completed", "10", "0")
 		r.fake.Set(sup("partial"), "Partial", "10", "25")
 		r.fake.Set(sup("canceled"), "Canceled", "10", "100")

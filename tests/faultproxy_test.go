@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"encoding/json"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,15 +169,37 @@ func mysqlAddr(tb testing.TB, dsn string) string {
 	return cfg.Addr
 }
 
-// mysqlOnly returns the MariaDB + Redis backend, or skips: faults of a
-// server are meaningless on the embedded SQLite file.
-func mysqlOnly(t *testing.T) Backend {
+// mysqlOnly returns the MariaDB + Redis backend, or skips saying why the
+// test needs it (faults of a server are meaningless on the embedded file).
+func mysqlOnly(t *testing.T, why string) Backend {
 	t.Helper()
 	for _, b := range backends(t) {
 		if b.MySQLDSN != "" {
 			return b
 		}
 	}
-	t.Skip("needs SMMAPI_TEST_MYSQL_DSN and SMMAPI_TEST_REDIS_ADDR (SQLite and in-process state cannot fail this way)")
+	t.Skip("needs SMMAPI_TEST_MYSQL_DSN and SMMAPI_TEST_REDIS_ADDR (" + why + ")")
 	return Backend{}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// mustJSONLog fails unless every line the server wrote is a JSON object.
+func mustJSONLog(t *testing.T, s *Server) {
+	t.Helper()
+	for _, l := range strings.Split(strings.TrimSpace(s.Logs()), "\n") {
+		var v map[string]any
+		if json.Unmarshal([]byte(l), &v) != nil {
+			t.Errorf("log line is not JSON: %s", l)
+		}
+	}
 }

@@ -15,10 +15,10 @@ func TestSupplierEchoedKeyRedacted(t *testing.T) {
 		rig := fulStart(t, b)
 		a := rig.s.MustAccount(t, "alice", "100")
 		rig.fake.All(fulEchoKey)
-		id := fulAdd(t, rig.s, a.Key, rig.svc, "https://x/1", "100")
+		id := mustAddOrder(t, rig.s, a.Key, rig.svc, "https://x/1", "100")
 		var lastError string
 		fulWait(t, 10*time.Second, "the refusal recorded", func() bool {
-			lastError = fmt.Sprint(fulOrder(t, rig.s, id)["last_error"])
+			lastError = fmt.Sprint(getOrder(t, rig.s, id)["last_error"])
 			return lastError != "" && lastError != "<nil>"
 		})
 		if strings.Contains(lastError, rig.fake.Key) || !strings.Contains(lastError, "[redacted]") {

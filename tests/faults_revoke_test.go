@@ -21,7 +21,7 @@ const revokeDeadline = 2 * time.Second
 // instance comes right after, before anyone could have noticed the fault.
 func TestRevocationUnderRedisFaults(t *testing.T) {
 	t.Parallel()
-	b := mysqlOnly(t)
+	b := mysqlOnly(t, "SQLite and in-process state cannot fail this way")
 	for _, sc := range []struct {
 		name         string
 		admin, serve string // proxy modes of the admin's and the serving instance
@@ -103,7 +103,7 @@ func TestRevocationUnderRedisFaults(t *testing.T) {
 // heartbeat back (after dropping them).
 func TestBusLivenessUnderSilentRedis(t *testing.T) {
 	t.Parallel()
-	b := mysqlOnly(t)
+	b := mysqlOnly(t, "SQLite and in-process state cannot fail this way")
 	env := MustEnv(t, b)
 	p := mustFaultProxy(t, b.RedisAddr)
 	s := MustStart(t, env, "SMMAPI_REDIS_ADDR="+p.Addr)

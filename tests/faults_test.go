@@ -3,7 +3,6 @@ package tests
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,17 +14,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 )
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // mustRedisServer starts a private redis-server on port; stop kills it.
 func mustRedisServer(t *testing.T, port int) (stop func()) {
@@ -113,7 +101,7 @@ func TestRedisDown(t *testing.T) {
 			t.Error("limits do not work again after Redis came back")
 		}
 		mustLedgerMatches(t, s, a.ID)
-		if n := countRows(t, env, "SELECT COUNT(*) FROM orders"); n != placed {
+		if n := ordCount(t, env.DB(t), "SELECT COUNT(*) FROM orders"); n != placed {
 			t.Errorf("%d orders, want %d", n, placed)
 		}
 	})
@@ -124,16 +112,7 @@ func TestRedisDown(t *testing.T) {
 // resumes by itself when the database is back.
 func TestDatabaseDown(t *testing.T) {
 	t.Parallel()
-	var mysqlBackend *Backend
-	for _, b := range backends(t) {
-		if b.MySQLDSN != "" {
-			mysqlBackend = &b
-		}
-	}
-	if mysqlBackend == nil {
-		t.Skip("needs SMMAPI_TEST_MYSQL_DSN (SQLite cannot go away)")
-	}
-	env := MustEnv(t, *mysqlBackend)
+	env := MustEnv(t, mysqlOnly(t, "SQLite cannot go away"))
 	p := mustFaultProxy(t, mysqlAddr(t, env.Vars["SMMAPI_DATABASE_DSN"]))
 	env.Vars["SMMAPI_DATABASE_DSN"] = viaProxy(t, env.Vars["SMMAPI_DATABASE_DSN"], p.Addr)
 	s := MustStart(t, env)
@@ -186,70 +165,7 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatal("service did not resume after the database came back")
 	}
 	mustLedgerMatches(t, s, a.ID)
-	if n := countRows(t, env, "SELECT COUNT(*) FROM orders"); n != placed {
+	if n := ordCount(t, env.DB(t), "SELECT COUNT(*) FROM orders"); n != placed {
 		t.Errorf("%d orders in the database, %d answered with an ID", n, placed)
 	}
-}
-
-func mustGet(t *testing.T, u string) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
-}
-
-func countRows(t *testing.T, env *Env, query string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := env.DB(t).QueryRow(query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
-
-// mustLedgerMatches checks the invariant: the balance equals the sum of the
-// ledger, exactly (integer units parsed from the 4-decimal strings).
-func mustLedgerMatches(t *testing.T, s *Server, userID string) {
-	t.Helper()
-	u := s.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/users/"+userID, nil)
-	bal := units(t, fmt.Sprint(u["balance"]))
-	var sum int64
-	cursor := ""
-	for {
-		l := s.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/users/"+userID+"/ledger?limit=500&cursor="+cursor, nil)
-		for _, it := range l["items"].([]any) {
-			sum += units(t, fmt.Sprint(it.(map[string]any)["amount"]))
-		}
-		cursor = fmt.Sprint(l["next_cursor"])
-		if cursor == "" {
-			break
-		}
-	}
-	if sum != bal {
-		t.Errorf("user %s: balance %d units, ledger sums to %d", userID, bal, sum)
-	}
-}
-
-// units parses a 4-decimal money string into integer minor units.
-func units(t *testing.T, s string) int64 {
-	t.Helper()
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, ok := strings.Cut(s, ".")
-	if !ok || len(frac) != 4 {
-		t.Fatalf("money %q is not 4-decimal", s)
-	}
-	var n int64
-	for _, c := range whole + frac {
-		if c < '0' || c > '9' {
-			t.Fatalf("money %q", s)
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if neg {
-		n = -n
-	}
-	return n
 }

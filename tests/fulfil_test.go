@@ -19,119 +19,6 @@ import (
 	"time"
 )
 
-// fulSyncEvery is the sync interval the tests run with (production: 1m).
-const fulSyncEvery = "SMMAPI_WORKERS_SYNC_INTERVAL=1s"
-
-// fulEnv is a fresh env that can store supplier keys: in mysql mode it sets
-// SMMAPI_SECRETS_KEY; the embedded mode generates one beside the database.
-func fulEnv(t *testing.T, b Backend) *Env {
-	t.Helper()
-	env := MustEnv(t, b)
-	if b.MySQLDSN != "" {
-		env.Vars["SMMAPI_SECRETS_KEY"] = randHex(32)
-		env.Secret(env.Vars["SMMAPI_SECRETS_KEY"])
-		// A small pool: these tests run many servers at once against one
-		// MariaDB (151 connections) that other suites share.
-		env.Vars["SMMAPI_DATABASE_MAX_OPEN_CONNS"] = "8"
-	}
-	return env
-}
-
-// fulRig is smmapi syncing every second, wired to a fake supplier: one
-// supplier and a service (rate 8.5000) mapped onto the fake's service 101.
-type fulRig struct {
-	env  *Env
-	s    *Server
-	fake *fulFake
-	sup  string // supplier ID
-	svc  string // our service ID
-}
-
-func fulStart(t *testing.T, b Backend, extra ...string) *fulRig {
-	t.Helper()
-	env := fulEnv(t, b)
-	s := MustStart(t, env, append([]string{fulSyncEvery}, extra...)...)
-	fake := newFulFake(t)
-	env.Secret(fake.Key)
-	sup := fulSupplier(t, s, fake.URL, fake.Key)
-	svc := s.MustService(t, map[string]any{"supplier_id": fulNum(sup), "supplier_service": "101"})
-	return &fulRig{env: env, s: s, fake: fake, sup: sup, svc: svc}
-}
-
-// fulSupplier creates a supplier and returns its ID.
-func fulSupplier(t *testing.T, s *Server, apiURL, key string) string {
-	t.Helper()
-	out := s.MustAdmin(t, http.StatusCreated, "POST", "/internal/v1/suppliers",
-		map[string]any{"name": "Upstream", "api_url": apiURL, "api_key": key, "enabled": true})
-	return fmt.Sprint(out["id"])
-}
-
-// fulNum writes a decimal ID as a JSON number.
-func fulNum(id string) json.Number { return json.Number(id) }
-
-// fulAdd places an order on the public API and returns its ID.
-func fulAdd(t *testing.T, s *Server, key, svc, link, qty string) string {
-	t.Helper()
-	r := s.Post(t, "/api/v2", url.Values{"key": {key}, "action": {"add"}, "service": {svc}, "link": {link}, "quantity": {qty}})
-	id, _ := r.Obj(t)["order"].(string)
-	if r.Status != http.StatusOK || id == "" {
-		t.Fatalf("add %s: %d %s", link, r.Status, r.Body)
-	}
-	return id
-}
-
-// fulPublic calls a public action with key and pairs of parameters.
-func fulPublic(t *testing.T, s *Server, key, action string, kv ...string) Response {
-	t.Helper()
-	form := url.Values{"key": {key}, "action": {action}}
-	for i := 0; i+1 < len(kv); i += 2 {
-		form.Set(kv[i], kv[i+1])
-	}
-	return s.Post(t, "/api/v2", form)
-}
-
-// fulOrder is GET /internal/v1/orders/{id}.
-func fulOrder(t *testing.T, s *Server, id string) map[string]any {
-	t.Helper()
-	return s.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/orders/"+id, nil)
-}
-
-// fulWait polls cond every 50 ms for up to within.
-func fulWait(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// fulWaitOrder polls order id until ok accepts it, for up to within.
-func fulWaitOrder(t *testing.T, s *Server, id string, within time.Duration, what string, ok func(o map[string]any) bool) map[string]any {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		o := fulOrder(t, s, id)
-		if ok(o) {
-			return o
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("order %s: %s not within %v; it reads %s", id, what, within, fulJSON(o))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// fulForwarded waits until order id is at the supplier and returns it.
-func fulForwarded(t *testing.T, s *Server, id string) map[string]any {
-	t.Helper()
-	return fulWaitOrder(t, s, id, 10*time.Second, "forwarded", func(o map[string]any) bool {
-		return o["supplier_order"] != "" && o["forward_state"] == "sent"
-	})
-}
-
 // fulState waits until order id is in forward state want.
 func fulState(t *testing.T, s *Server, id, want string, within time.Duration) map[string]any {
 	t.Helper()
@@ -153,21 +40,10 @@ func fulFields(t *testing.T, what string, o map[string]any, want map[string]stri
 	}
 }
 
-// fulRefunds counts the refund ledger rows of an order and sums them (units).
-func fulRefunds(t *testing.T, db *sql.DB, id string) (int, int64) {
-	t.Helper()
-	var n int
-	var sum int64
-	if err := db.QueryRow("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger_entries WHERE kind = 'refund' AND ref = ?", id).Scan(&n, &sum); err != nil {
-		t.Fatalf("refunds of %s: %v", id, err)
-	}
-	return n, sum
-}
-
 // fulMustRefund checks that order id has exactly n refund rows summing to amount.
 func fulMustRefund(t *testing.T, db *sql.DB, id string, n int, amount string) {
 	t.Helper()
-	gn, sum := fulRefunds(t, db, id)
+	gn, sum := refundRows(t, db, id)
 	if gn != n || sum != units(t, amount) {
 		t.Errorf("order %s: %d refund rows summing to %d units, want %d rows of %s", id, gn, sum, n, amount)
 	}
@@ -177,32 +53,6 @@ func fulMustRefund(t *testing.T, db *sql.DB, id string, n int, amount string) {
 func fulBalance(t *testing.T, s *Server, userID string) string {
 	t.Helper()
 	return fmt.Sprint(s.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/users/"+userID, nil)["balance"])
-}
-
-// fulTicket returns ticket id as the list shows it.
-func fulTicket(t *testing.T, s *Server, id string) map[string]any {
-	t.Helper()
-	l := s.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/tickets?limit=500", nil)
-	for _, it := range l["items"].([]any) {
-		if m := it.(map[string]any); fmt.Sprint(m["id"]) == id {
-			return m
-		}
-	}
-	t.Fatalf("ticket %s is not in the list", id)
-	return nil
-}
-
-// fulOpenTicket returns the ID of the open ticket of type typ for order.
-func fulOpenTicket(t *testing.T, s *Server, typ, order string) string {
-	t.Helper()
-	l := s.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/tickets?status=open&type="+typ+"&limit=500", nil)
-	for _, it := range l["items"].([]any) {
-		if m := it.(map[string]any); m["order"] == order {
-			return fmt.Sprint(m["id"])
-		}
-	}
-	t.Fatalf("no open %s ticket for order %s", typ, order)
-	return ""
 }
 
 // fulRounds waits until the fake has been asked the status of supplier
@@ -225,7 +75,7 @@ func TestFulForwardLatency(t *testing.T) {
 		for i := range 5 {
 			link := fmt.Sprintf("https://instagram.com/p/lat%d", i)
 			start := time.Now()
-			id := fulAdd(t, r.s, a.Key, r.svc, link, "157")
+			id := mustAddOrder(t, r.s, a.Key, r.svc, link, "157")
 			o := fulWaitOrder(t, r.s, id, 10*time.Second, "forwarded", func(o map[string]any) bool { return o["supplier_order"] != "" })
 			lat = append(lat, time.Since(start))
 			fulFields(t, "forwarded order", o, map[string]string{"status": "In progress", "forward_state": "sent",
@@ -257,9 +107,9 @@ func TestFulSyncRefunds(t *testing.T) {
 		r := fulStart(t, b)
 		db := r.env.DB(t)
 		a := r.s.MustAccount(t, "alice", "100")
-		partial := fulAdd(t, r.s, a.Key, r.svc, "https://x.test/partial", "157")
-		canceled := fulAdd(t, r.s, a.Key, r.svc, "https://x.test/canceled", "157")
-		running := fulAdd(t, r.s, a.Key, r.svc, "https://x.test/running", "157")
+		partial := mustAddOrder(t, r.s, a.Key, r.svc, "https://x.test/partial", "157")
+		canceled := mustAddOrder(t, r.s, a.Key, r.svc, "https://x.test/canceled", "157")
+		running := mustAddOrder(t, r.s, a.Key, r.svc, "https://x.test/running", "157")
 		sp := fmt.Sprint(fulForwarded(t, r.s, partial)["supplier_order"])
 		sc := fmt.Sprint(fulForwarded(t, r.s, canceled)["supplier_order"])
 		sr := fmt.Sprint(fulForwarded(t, r.s, running)["supplier_order"])
@@ -278,8 +128,8 @@ func TestFulSyncRefunds(t *testing.T) {
 			`{"charge":"0.0000","start_count":"3572","status":"Canceled","remains":"157","currency":"CNY"}`)
 		jsonEqual(t, fulPublic(t, r.s, a.Key, "status", "order", running),
 			`{"charge":"1.3345","start_count":"3572","status":"In progress","remains":"100","currency":"CNY"}`)
-		fulFields(t, "partial", fulOrder(t, r.s, partial), map[string]string{"refunded": "0.4845", "forward_state": "done", "last_error": ""})
-		fulFields(t, "canceled", fulOrder(t, r.s, canceled), map[string]string{"refunded": "1.3345", "forward_state": "done"})
+		fulFields(t, "partial", getOrder(t, r.s, partial), map[string]string{"refunded": "0.4845", "forward_state": "done", "last_error": ""})
+		fulFields(t, "canceled", getOrder(t, r.s, canceled), map[string]string{"refunded": "1.3345", "forward_state": "done"})
 		fulMustRefund(t, db, partial, 1, "0.4845")
 		fulMustRefund(t, db, canceled, 1, "1.3345")
 		fulMustRefund(t, db, running, 0, "0.0000")
@@ -323,7 +173,7 @@ func TestFulOddSpellings(t *testing.T) {
 		ids := make([]string, len(tests))
 		sids := make([]string, len(tests))
 		for i := range tests {
-			ids[i] = fulAdd(t, r.s, a.Key, r.svc, fmt.Sprintf("https://x.test/odd/%d", i), "157")
+			ids[i] = mustAddOrder(t, r.s, a.Key, r.svc, fmt.Sprintf("https://x.test/odd/%d", i), "157")
 		}
 		for i := range tests {
 			sids[i] = fmt.Sprint(fulForwarded(t, r.s, ids[i])["supplier_order"])
@@ -346,7 +196,7 @@ func TestFulOddSpellings(t *testing.T) {
 				} else {
 					fulMustRefund(t, db, ids[i], 1, tt.refund)
 				}
-				if le := fulOrder(t, r.s, ids[i])["last_error"]; le != "" {
+				if le := getOrder(t, r.s, ids[i])["last_error"]; le != "" {
 					t.Errorf("last_error %q", le)
 				}
 			})
@@ -361,11 +211,11 @@ func TestFulPendingStaysInProgress(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b Backend) {
 		r := fulStart(t, b)
 		a := r.s.MustAccount(t, "alice", "100")
-		id := fulAdd(t, r.s, a.Key, r.svc, "https://x.test/pending", "157")
+		id := mustAddOrder(t, r.s, a.Key, r.svc, "https://x.test/pending", "157")
 		sid := fmt.Sprint(fulForwarded(t, r.s, id)["supplier_order"])
 		r.fake.Set(sid, "pending", "0", "157")
 		fulRounds(t, r.fake, sid, 3)
-		fulFields(t, "order", fulOrder(t, r.s, id), map[string]string{"status": "In progress", "forward_state": "sent", "last_error": "", "supplier_order": sid})
+		fulFields(t, "order", getOrder(t, r.s, id), map[string]string{"status": "In progress", "forward_state": "sent", "last_error": "", "supplier_order": sid})
 		jsonEqual(t, fulPublic(t, r.s, a.Key, "status", "order", id),
 			`{"charge":"1.3345","start_count":"0","status":"In progress","remains":"157","currency":"CNY"}`)
 		if n := r.fake.Adds(); n != 1 {
@@ -383,7 +233,7 @@ func TestFulTimeoutReconcile(t *testing.T) {
 		r := fulStart(t, b, "SMMAPI_UPSTREAM_TIMEOUT=1s")
 		a := r.s.MustAccount(t, "alice", "100")
 		r.fake.Next("add", fulDelay)
-		id := fulAdd(t, r.s, a.Key, r.svc, "https://x.test/slow", "157")
+		id := mustAddOrder(t, r.s, a.Key, r.svc, "https://x.test/slow", "157")
 		o := fulState(t, r.s, id, "reconcile", 10*time.Second)
 		fulFields(t, "timed out", o, map[string]string{"status": "Pending", "supplier_order": "", "forward_attempts": "1"})
 		if le := fmt.Sprint(o["last_error"]); !strings.HasPrefix(le, "outcome unknown") {
@@ -393,7 +243,7 @@ func TestFulTimeoutReconcile(t *testing.T) {
 		if n := r.fake.Adds(); n != 1 {
 			t.Fatalf("the supplier got %d add requests after a timeout, want 1 (never re-sent blindly)", n)
 		}
-		fulFields(t, "after 4 s", fulOrder(t, r.s, id), map[string]string{"forward_state": "reconcile", "status": "Pending"})
+		fulFields(t, "after 4 s", getOrder(t, r.s, id), map[string]string{"forward_state": "reconcile", "status": "Pending"})
 
 		for _, bad := range []struct {
 			id, body string
@@ -418,7 +268,7 @@ func TestFulTimeoutReconcile(t *testing.T) {
 		if resp.Status != http.StatusConflict {
 			t.Errorf("reconcile of a forwarded order: %d %s, want 409", resp.Status, resp.Body)
 		}
-		fulFields(t, "after the refused reconcile", fulOrder(t, r.s, id), map[string]string{"status": "In progress", "forward_state": "sent", "refunded": "0.0000"})
+		fulFields(t, "after the refused reconcile", getOrder(t, r.s, id), map[string]string{"status": "In progress", "forward_state": "sent", "refunded": "0.0000"})
 		mustLedgerMatches(t, r.s, a.ID)
 	})
 }
@@ -438,7 +288,7 @@ func TestFulUnknownOutcomes(t *testing.T) {
 		ids := make([]string, len(faults))
 		for i, f := range faults {
 			r.fake.Next("add", f.fault)
-			ids[i] = fulAdd(t, r.s, a.Key, r.svc, fmt.Sprintf("https://x.test/unknown/%d", i), "157")
+			ids[i] = mustAddOrder(t, r.s, a.Key, r.svc, fmt.Sprintf("https://x.test/unknown/%d", i), "157")
 			o := fulState(t, r.s, ids[i], "reconcile", 10*time.Second)
 			if o["last_error"] == "" || o["status"] != "Pending" || o["supplier_order"] != "" {
 				t.Errorf("%s: %s", f.name, fulJSON(o))
@@ -460,7 +310,7 @@ func TestFulUnknownOutcomes(t *testing.T) {
 
 		r.s.MustAdmin(t, http.StatusOK, "POST", "/internal/v1/orders/"+ids[1]+"/reconcile", map[string]any{"action": "retry"})
 		fulForwarded(t, r.s, ids[1])
-		fulFields(t, "still parked", fulOrder(t, r.s, ids[2]), map[string]string{"forward_state": "reconcile"})
+		fulFields(t, "still parked", getOrder(t, r.s, ids[2]), map[string]string{"forward_state": "reconcile"})
 		if n := r.fake.Adds(); n != len(faults)+1 {
 			t.Errorf("%d add requests, want %d", n, len(faults)+1)
 		}
@@ -502,7 +352,7 @@ func TestFulRetried(t *testing.T) {
 			if tt.fault != fulNone {
 				r.fake.Next("add", tt.fault)
 			}
-			ids[i] = fulAdd(t, r.s, a.Key, tt.svc, fmt.Sprintf("https://x.test/retry/%d", i), "157")
+			ids[i] = mustAddOrder(t, r.s, a.Key, tt.svc, fmt.Sprintf("https://x.test/retry/%d", i), "157")
 			o := fulWaitOrder(t, r.s, ids[i], 10*time.Second, "first attempt failed", func(o map[string]any) bool {
 				return fmt.Sprint(o["forward_attempts"]) == "1"
 			})
@@ -538,7 +388,7 @@ func TestFulLostOrder(t *testing.T) {
 		r := fulStart(t, b)
 		db := r.env.DB(t)
 		a := r.s.MustAccount(t, "alice", "100")
-		id := fulAdd(t, r.s, a.Key, r.svc, "https://x.test/lost", "157")
+		id := mustAddOrder(t, r.s, a.Key, r.svc, "https://x.test/lost", "157")
 		sid := fmt.Sprint(fulForwarded(t, r.s, id)["supplier_order"])
 		r.fake.Set(sid, "In progress", "3572", "100")
 		fulWaitOrder(t, r.s, id, 10*time.Second, "remains 100", func(o map[string]any) bool { return o["remains"] == "100" })
@@ -547,7 +397,7 @@ func TestFulLostOrder(t *testing.T) {
 		fulFields(t, "lost", o, map[string]string{"last_error": "status: Incorrect order ID", "status": "In progress",
 			"forward_state": "sent", "start_count": "3572", "remains": "100", "refunded": "0.0000", "supplier_order": sid})
 		time.Sleep(2500 * time.Millisecond) // more rounds with the same answer
-		fulFields(t, "still lost", fulOrder(t, r.s, id), map[string]string{"last_error": "status: Incorrect order ID", "status": "In progress", "remains": "100"})
+		fulFields(t, "still lost", getOrder(t, r.s, id), map[string]string{"last_error": "status: Incorrect order ID", "status": "In progress", "remains": "100"})
 		fulMustRefund(t, db, id, 0, "0.0000")
 		if n := r.fake.Adds(); n != 1 {
 			t.Errorf("%d add requests, want 1 (a lost order is not re-sent)", n)
@@ -568,7 +418,7 @@ func TestFulTicketRefill(t *testing.T) {
 		r := fulStart(t, b)
 		r.fake.Numeric(true) // refill IDs come as numbers too
 		a := r.s.MustAccount(t, "alice", "100")
-		id := fulAdd(t, r.s, a.Key, r.svc, "https://x.test/refill", "157")
+		id := mustAddOrder(t, r.s, a.Key, r.svc, "https://x.test/refill", "157")
 		sid := fmt.Sprint(fulForwarded(t, r.s, id)["supplier_order"])
 		r.fake.Set(sid, "Completed", "3572", "0")
 		fulWaitOrder(t, r.s, id, 10*time.Second, "Completed", func(o map[string]any) bool { return o["status"] == "Completed" })
@@ -581,21 +431,21 @@ func TestFulTicketRefill(t *testing.T) {
 		tid := fmt.Sprint(ref.Refill)
 		out := r.s.MustAdmin(t, http.StatusOK, "POST", "/internal/v1/tickets/"+tid+"/decision", map[string]any{"decision": "forward", "note": "sent upstream"})
 		fulFields(t, "forwarded ticket", out, map[string]string{"status": "forwarded", "supplier_ref": "700", "order": id, "type": "refill"})
-		fulFields(t, "listed", fulTicket(t, r.s, tid), map[string]string{"status": "forwarded", "supplier_ref": "700"})
+		fulFields(t, "listed", admTicket(t, r.s, tid), map[string]string{"status": "forwarded", "supplier_ref": "700"})
 		jsonEqual(t, fulPublic(t, r.s, a.Key, "refill_status", "refill", tid), `{"status":"In progress"}`)
 
 		polls := r.fake.Calls("refill_status")
 		fulWait(t, 10*time.Second, "two refill status polls", func() bool { return r.fake.Calls("refill_status") >= polls+2 })
-		fulFields(t, "while pending upstream", fulTicket(t, r.s, tid), map[string]string{"status": "forwarded"})
+		fulFields(t, "while pending upstream", admTicket(t, r.s, tid), map[string]string{"status": "forwarded"})
 		r.fake.SetRefill("700", "Completed")
-		fulWait(t, 10*time.Second, "ticket completed", func() bool { return fulTicket(t, r.s, tid)["status"] == "completed" })
+		fulWait(t, 10*time.Second, "ticket completed", func() bool { return admTicket(t, r.s, tid)["status"] == "completed" })
 		jsonEqual(t, fulPublic(t, r.s, a.Key, "refill_status", "refill", tid), `{"status":"Completed"}`)
 		if resp := r.s.Admin(t, "POST", "/internal/v1/tickets/"+tid+"/decision", `{"decision":"forward"}`); resp.Status != http.StatusConflict {
 			t.Errorf("forward of a completed ticket: %d %s, want 409", resp.Status, resp.Body)
 		}
 
 		manual := r.s.MustService(t, map[string]any{"name": "Manual"})
-		mid := fulAdd(t, r.s, a.Key, manual, "https://x.test/manual", "157")
+		mid := mustAddOrder(t, r.s, a.Key, manual, "https://x.test/manual", "157")
 		r.s.MustAdmin(t, http.StatusOK, "PATCH", "/internal/v1/orders/"+mid, map[string]any{"status": "Completed"})
 		resp = fulPublic(t, r.s, a.Key, "refill", "order", mid)
 		if err := json.Unmarshal(resp.Body, &ref); err != nil || ref.Refill <= 0 {
@@ -629,13 +479,13 @@ func TestFulTicketCancel(t *testing.T) {
 		}
 		ids, sids, tids := make([]string, len(tests)), make([]string, len(tests)), make([]string, len(tests))
 		for i := range tests {
-			ids[i] = fulAdd(t, r.s, a.Key, r.svc, fmt.Sprintf("https://x.test/cancel/%d", i), "157")
+			ids[i] = mustAddOrder(t, r.s, a.Key, r.svc, fmt.Sprintf("https://x.test/cancel/%d", i), "157")
 		}
 		for i := range tests {
 			sids[i] = fmt.Sprint(fulForwarded(t, r.s, ids[i])["supplier_order"])
 			r.fake.Set(sids[i], "In progress", "3572", "157")
 			jsonEqual(t, fulPublic(t, r.s, a.Key, "cancel", "order", ids[i]), fmt.Sprintf(`[{"order":%q,"cancel":1}]`, ids[i]))
-			tids[i] = fulOpenTicket(t, r.s, "cancel", ids[i])
+			tids[i] = admOpenTicket(t, r.s, "cancel", ids[i])
 			out := r.s.MustAdmin(t, http.StatusOK, "POST", "/internal/v1/tickets/"+tids[i]+"/decision", map[string]any{"decision": "forward"})
 			fulFields(t, "forwarded", out, map[string]string{"status": "forwarded", "type": "cancel"})
 		}
@@ -644,9 +494,9 @@ func TestFulTicketCancel(t *testing.T) {
 		}
 		fulRounds(t, r.fake, sids[0], 2)
 		for i := range tests {
-			fulFields(t, "before the supplier decides", fulOrder(t, r.s, ids[i]), map[string]string{"status": "In progress", "refunded": "0.0000"})
+			fulFields(t, "before the supplier decides", getOrder(t, r.s, ids[i]), map[string]string{"status": "In progress", "refunded": "0.0000"})
 			fulMustRefund(t, db, ids[i], 0, "0.0000")
-			fulFields(t, "ticket before the supplier decides", fulTicket(t, r.s, tids[i]), map[string]string{"status": "forwarded"})
+			fulFields(t, "ticket before the supplier decides", admTicket(t, r.s, tids[i]), map[string]string{"status": "forwarded"})
 		}
 		for i, tt := range tests {
 			r.fake.Set(sids[i], tt.status, "3572", tt.remains)
@@ -654,7 +504,7 @@ func TestFulTicketCancel(t *testing.T) {
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				fulWaitOrder(t, r.s, ids[i], 10*time.Second, tt.status, func(o map[string]any) bool { return o["status"] == tt.status })
-				fulWait(t, 5*time.Second, "ticket "+tt.ticket, func() bool { return fulTicket(t, r.s, tids[i])["status"] == tt.ticket })
+				fulWait(t, 5*time.Second, "ticket "+tt.ticket, func() bool { return admTicket(t, r.s, tids[i])["status"] == tt.ticket })
 				if tt.refund == "" {
 					fulMustRefund(t, db, ids[i], 0, "0.0000")
 				} else {
@@ -673,16 +523,7 @@ func TestFulTicketCancel(t *testing.T) {
 // meanwhile waits, and goes out once an instance with the key runs.
 func TestSupplierNoSecrets(t *testing.T) {
 	t.Parallel()
-	var mb *Backend
-	for _, b := range backends(t) {
-		if b.MySQLDSN != "" {
-			mb = &b
-		}
-	}
-	if mb == nil {
-		t.Skip("needs SMMAPI_TEST_MYSQL_DSN: the embedded mode always has a key (generated beside the database)")
-	}
-	env := MustEnv(t, *mb)
+	env := MustEnv(t, mysqlOnly(t, "the embedded mode always has a key, generated beside the database"))
 	env.Vars["SMMAPI_DATABASE_MAX_OPEN_CONNS"] = "8"
 	key := randHex(32)
 	env.Secret(key)
@@ -716,9 +557,9 @@ func TestSupplierNoSecrets(t *testing.T) {
 	if !strings.Contains(s2.Logs(), "secrets.key is not configured") {
 		t.Error("the start-up log does not say secrets.key is missing")
 	}
-	id := fulAdd(t, s2, a.Key, svc, "https://x.test/paused", "157")
+	id := mustAddOrder(t, s2, a.Key, svc, "https://x.test/paused", "157")
 	time.Sleep(3 * time.Second)
-	fulFields(t, "paused", fulOrder(t, s2, id), map[string]string{"forward_state": "queued", "status": "Pending", "forward_attempts": "0"})
+	fulFields(t, "paused", getOrder(t, s2, id), map[string]string{"forward_state": "queued", "status": "Pending", "forward_attempts": "0"})
 	if n := fake.Adds(); n != 0 {
 		t.Errorf("%d add requests while forwarding is paused", n)
 	}
@@ -909,7 +750,7 @@ func TestChain(t *testing.T) {
 		svcA := sA.MustService(t, map[string]any{"supplier_id": fulNum(sup), "supplier_service": svcB, "rate": "8.5000"})
 		cust := sA.MustAccount(t, "alice", "100")
 
-		id := fulAdd(t, sA, cust.Key, svcA, "https://instagram.com/p/chain", "157")
+		id := mustAddOrder(t, sA, cust.Key, svcA, "https://instagram.com/p/chain", "157")
 		oA := fulForwarded(t, sA, id)
 		bid := fmt.Sprint(oA["supplier_order"])
 		l := sB.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/orders?user_id="+buyer.ID, nil)
@@ -922,7 +763,7 @@ func TestChain(t *testing.T) {
 		jsonEqual(t, sA.Admin(t, "GET", "/internal/v1/suppliers/"+sup+"/balance", nil), `{"balance":"99.2150","currency":"CNY"}`)
 
 		time.Sleep(1500 * time.Millisecond) // A polls B, which says Pending
-		fulFields(t, "A while B says Pending", fulOrder(t, sA, id), map[string]string{"status": "In progress", "last_error": ""})
+		fulFields(t, "A while B says Pending", getOrder(t, sA, id), map[string]string{"status": "In progress", "last_error": ""})
 
 		sB.MustAdmin(t, http.StatusOK, "PATCH", "/internal/v1/orders/"+bid, map[string]any{"status": "Partial", "start_count": "3572", "remains": "57"})
 		since := time.Now()
@@ -949,19 +790,11 @@ func TestChain(t *testing.T) {
 // refunded exactly once. Forwarding and sync throughput are logged.
 func TestFulMultiInstance(t *testing.T) {
 	t.Parallel()
-	var mb *Backend
-	for _, b := range backends(t) {
-		if b.MySQLDSN != "" {
-			mb = &b
-		}
-	}
-	if mb == nil {
-		// One SQLite file is one process's database: instances sharing a
-		// database are the MariaDB deployment.
-		t.Skip("needs SMMAPI_TEST_MYSQL_DSN and SMMAPI_TEST_REDIS_ADDR")
-	}
+	// One SQLite file is one process's database: instances sharing a
+	// database are the MariaDB deployment.
+	mb := mysqlOnly(t, "instances sharing one database")
 	const orders, accounts, instances, clients = 500, 10, 3, 24
-	env := fulEnv(t, *mb)
+	env := fulEnv(t, mb)
 	var ss []*Server
 	for range instances {
 		ss = append(ss, MustStart(t, env, fulSyncEvery, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0",

@@ -61,8 +61,8 @@ func habitDo(t *testing.T, s *Server, vars *strings.Replacer, h habitReq) Respon
 // habitCounts are the rows a refused request must leave alone.
 func habitCounts(t *testing.T, env *Env) [3]int {
 	t.Helper()
-	return [3]int{countRows(t, env, "SELECT COUNT(*) FROM orders"), countRows(t, env, "SELECT COUNT(*) FROM ledger_entries"),
-		countRows(t, env, "SELECT COUNT(*) FROM tickets")}
+	return [3]int{ordCount(t, env.DB(t), "SELECT COUNT(*) FROM orders"), ordCount(t, env.DB(t), "SELECT COUNT(*) FROM ledger_entries"),
+		ordCount(t, env.DB(t), "SELECT COUNT(*) FROM tickets")}
 }
 
 // habitMustRows fails unless the rows are want, then checks the ledger

@@ -57,8 +57,8 @@ func TestHostileInput(t *testing.T) {
 			tc{"add", url.Values{"service": {comments}, "link": {"https://x/c"}, "comments": {strings.Repeat("line\n", 20000)}}})
 
 		count := func() [3]int {
-			return [3]int{countRows(t, env, "SELECT COUNT(*) FROM orders"), countRows(t, env, "SELECT COUNT(*) FROM tickets"),
-				countRows(t, env, "SELECT COUNT(*) FROM ledger_entries")}
+			return [3]int{ordCount(t, env.DB(t), "SELECT COUNT(*) FROM orders"), ordCount(t, env.DB(t), "SELECT COUNT(*) FROM tickets"),
+				ordCount(t, env.DB(t), "SELECT COUNT(*) FROM ledger_entries")}
 		}
 		before := count()
 		placed := 0 // a weird but non-empty link or comment line is still a valid order

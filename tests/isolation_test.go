@@ -22,12 +22,12 @@ func TestIsolation(t *testing.T) {
 		svc := s.MustService(t, map[string]any{"rate": "1.0000", "refill": true, "cancel": true})
 		pending := mustAdd(t, s, alice.Key, ordForm("service", svc, "link", "https://instagram.com/p/1", "quantity", "100"))
 		done := mustAdd(t, s, alice.Key, ordForm("service", svc, "link", "https://instagram.com/p/2", "quantity", "100"))
-		ordFinish(t, db, done, "Completed", ordNow())
+		ordSetStatus(t, s, done, "Completed")
 		refill := strconv.FormatInt(mustRefill(t, s, alice.Key, done), 10)
 		// bob has orders and a refill of his own, so that a lookup scoped
 		// to the wrong account would have something to find.
 		bobs := mustAdd(t, s, bob.Key, ordForm("service", svc, "link", "https://instagram.com/p/1", "quantity", "100"))
-		ordFinish(t, db, bobs, "Completed", ordNow())
+		ordSetStatus(t, s, bobs, "Completed")
 		mustRefill(t, s, bob.Key, bobs)
 
 		tickets := ordCount(t, db, "SELECT COUNT(*) FROM tickets")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -63,12 +62,12 @@ func TestBalanceAdjust(t *testing.T) {
 				before := mustProvLedger(t, s, id)
 				r := s.Admin(t, "POST", path, tt.body)
 				if tt.wantStatus != http.StatusOK {
-					mustProvErr(t, r, tt.wantStatus)
+					mustErr(t, r, tt.wantStatus, "")
 					after := mustProvLedger(t, s, id)
 					if a, b := mustProvJSON(t, after), mustProvJSON(t, before); a != b {
 						t.Errorf("ledger changed by a %d:\n got: %s\nwant: %s", tt.wantStatus, a, b)
 					}
-					mustProvInvariant(t, s, id)
+					mustLedgerMatches(t, s, id)
 					return
 				}
 				if r.Status != http.StatusOK {
@@ -87,12 +86,12 @@ func TestBalanceAdjust(t *testing.T) {
 				if u := s.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/users/"+id, nil); u["balance"] != tt.wantBal {
 					t.Errorf("user balance = %v, want %s", u["balance"], tt.wantBal)
 				}
-				mustProvInvariant(t, s, id)
+				mustLedgerMatches(t, s, id)
 			})
 		}
 
 		// An unknown user is 404 and gets no ledger row anywhere.
-		mustProvErr(t, s.Admin(t, "POST", "/internal/v1/users/999/balance", `{"amount":"1","reason":"r"}`), http.StatusNotFound)
+		mustErr(t, s.Admin(t, "POST", "/internal/v1/users/999/balance", `{"amount":"1","reason":"r"}`), http.StatusNotFound, "")
 		var n int
 		if err := s.env.DB(t).QueryRow("SELECT COUNT(*) FROM ledger_entries WHERE user_id = 999").Scan(&n); err != nil || n != 0 {
 			t.Errorf("ledger rows of user 999 = %d (%v), want 0", n, err)
@@ -142,11 +141,11 @@ func TestLedgerList(t *testing.T) {
 			lastID = rid
 			mustProvTime(t, row["created_at"], start)
 		}
-		mustProvInvariant(t, s, id)
-		mustProvInvariant(t, s, other)
+		mustLedgerMatches(t, s, id)
+		mustLedgerMatches(t, s, other)
 
 		for _, q := range []string{"limit=0", "limit=x", "cursor=x", "cursor=-5"} {
-			mustProvErr(t, s.Admin(t, "GET", "/internal/v1/users/"+id+"/ledger?"+q, nil), http.StatusBadRequest)
+			mustErr(t, s.Admin(t, "GET", "/internal/v1/users/"+id+"/ledger?"+q, nil), http.StatusBadRequest, "")
 		}
 		if items, next := mustProvList(t, s, "/internal/v1/users/"+id+"/ledger?limit=1000"); len(items) != 5 || next != "" {
 			t.Errorf("limit=1000: %d rows, next %q", len(items), next)
@@ -195,59 +194,8 @@ func TestBalanceConcurrentDeductions(t *testing.T) {
 		if rows := mustProvLedger(t, s, id); len(rows) != 26 {
 			t.Errorf("%d ledger rows, want 26", len(rows))
 		}
-		mustProvInvariant(t, s, id)
+		mustLedgerMatches(t, s, id)
 	})
-}
-
-// mustProvLedger returns every ledger row of a user, newest first.
-func mustProvLedger(tb testing.TB, s *Server, id string) []map[string]any {
-	tb.Helper()
-	var rows []map[string]any
-	for _, p := range mustProvWalk(tb, s, "/internal/v1/users/"+id+"/ledger", 500) {
-		rows = append(rows, p...)
-	}
-	return rows
-}
-
-// mustProvInvariant checks the user's balance equals the sum of the ledger
-// amounts exactly, and every row's balance_after is the running sum.
-func mustProvInvariant(tb testing.TB, s *Server, id string) {
-	tb.Helper()
-	u := s.MustAdmin(tb, http.StatusOK, "GET", "/internal/v1/users/"+id, nil)
-	rows := mustProvLedger(tb, s, id)
-	var sum int64
-	for i := len(rows) - 1; i >= 0; i-- { // oldest first
-		sum += mustProvUnits(tb, rows[i]["amount"])
-		if after := mustProvUnits(tb, rows[i]["balance_after"]); after != sum {
-			tb.Errorf("ledger row %v: balance_after is not the running sum %d", rows[i], sum)
-		}
-		if sum < 0 {
-			tb.Errorf("ledger row %v: balance below zero", rows[i])
-		}
-	}
-	if bal := mustProvUnits(tb, u["balance"]); bal != sum {
-		tb.Errorf("balance %v != ledger sum %d units (%d rows)", u["balance"], sum, len(rows))
-	}
-}
-
-// mustProvUnits parses a wire amount ("-12.3400": exactly 4 decimals) into
-// integer units of 0.0001, without floating point.
-func mustProvUnits(tb testing.TB, v any) int64 {
-	tb.Helper()
-	s, ok := v.(string)
-	whole, frac, dot := strings.Cut(s, ".")
-	neg := strings.HasPrefix(whole, "-")
-	whole = strings.TrimPrefix(whole, "-")
-	w, err1 := strconv.ParseUint(whole, 10, 63)
-	f, err2 := strconv.ParseUint(frac, 10, 63)
-	if !ok || !dot || len(frac) != 4 || whole == "" || err1 != nil || err2 != nil || strings.HasPrefix(frac, "+") {
-		tb.Fatalf("amount %v is not a 4-decimal string", v)
-	}
-	u := int64(w*10000 + f)
-	if neg {
-		u = -u
-	}
-	return u
 }
 
 // mustProvJSON re-encodes v for comparison.

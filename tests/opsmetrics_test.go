@@ -184,7 +184,7 @@ func TestOpsMetricNames(t *testing.T) {
 		r := fulStart(t, b, "SMMAPI_SUPPLIERS_BALANCE_INTERVAL=1s", "SMMAPI_LIMITS_AUTH_FAILURES=2")
 		s := r.s
 		acc := s.MustAccount(t, "ops", "100")
-		id := fulAdd(t, s, acc.Key, r.svc, "https://instagram.com/ops", "100")
+		id := mustAddOrder(t, s, acc.Key, r.svc, "https://instagram.com/ops", "100")
 		fulForwarded(t, s, id)
 		fulPublic(t, s, acc.Key, "status", "order", id)
 		fulPublic(t, s, acc.Key, "add", "service", r.svc, "link", "", "quantity", "100") // an error answer
@@ -233,7 +233,7 @@ func TestOpsMetricValues(t *testing.T) {
 			t.Fatalf("supplier ID %s, want 1", r.sup)
 		}
 		acc := r.s.MustAccount(t, "ops", "100")
-		fulForwarded(t, r.s, fulAdd(t, r.s, acc.Key, r.svc, "https://instagram.com/ops", "100"))
+		fulForwarded(t, r.s, mustAddOrder(t, r.s, acc.Key, r.svc, "https://instagram.com/ops", "100"))
 		sup := r.sup
 		want := map[string]float64{
 			`smmapi_orders_open{status="In progress"}`:                                         1,

@@ -1,290 +1,12 @@
 package tests
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
-
-// Helpers shared by the internal order and ticket tests carry an "adm"
-// prefix. Orders are placed through the public API and move only through
-// the internal API; SQL is used to read invariants, never to write (one
-// documented exception in tickets_test.go).
-
-// admStart starts a server with the public rate limits off (these tests
-// place many orders) and checks the money invariants of every user and
-// order when the test ends, while the server still runs.
-func admStart(t *testing.T, b Backend) (*Server, *sql.DB) {
-	t.Helper()
-	env := MustEnv(t, b)
-	s := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
-	db := env.DB(t)
-	t.Cleanup(func() { admInvariants(t, s, db) })
-	return s, db
-}
-
-// admInvariants checks, for every user, that the balance is the sum of the
-// ledger and, for every order, that it never got back more than it paid
-// and that its refund is one ledger row (ref = the order's public ID)
-// whose amount is what the order shows as refunded.
-func admInvariants(t *testing.T, s *Server, db *sql.DB) {
-	t.Helper()
-	rows, err := db.Query("SELECT id FROM users")
-	if err != nil {
-		t.Fatalf("users: %v", err)
-	}
-	var users []string
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		users = append(users, fmt.Sprint(id))
-	}
-	rows.Close()
-	for _, u := range users {
-		mustLedgerMatches(t, s, u)
-	}
-	refundRows := 0
-	for _, o := range admWalk(t, s, "/internal/v1/orders?limit=500") {
-		id := fmt.Sprint(o["id"])
-		charge, refunded := units(t, fmt.Sprint(o["charge"])), units(t, fmt.Sprint(o["refunded"]))
-		if refunded < 0 || refunded > charge {
-			t.Errorf("order %s: refunded %s of a charge of %s", id, o["refunded"], o["charge"])
-		}
-		n, sum := admRefundRows(t, db, id)
-		refundRows += n
-		if n > 1 {
-			t.Errorf("order %s: %d refund rows, want at most one", id, n)
-		}
-		if sum != refunded {
-			t.Errorf("order %s: refund rows sum to %s, the order shows %s refunded", id, ordMoney(sum), o["refunded"])
-		}
-	}
-	if n := ordCount(t, db, "SELECT COUNT(*) FROM ledger_entries WHERE kind = ?", "refund"); n != refundRows {
-		t.Errorf("%d refund rows in the ledger, %d reference an order", n, refundRows)
-	}
-}
-
-// admRefundRows counts the refund rows of an order and sums their amounts.
-func admRefundRows(t *testing.T, db *sql.DB, id string) (int, int64) {
-	t.Helper()
-	var n int
-	var sum int64
-	err := db.QueryRow("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger_entries WHERE kind = ? AND ref = ?", "refund", id).Scan(&n, &sum)
-	if err != nil {
-		t.Fatalf("refund rows of %s: %v", id, err)
-	}
-	return n, sum
-}
-
-// admWalk follows a list's cursors from path and returns every item; each
-// page must hold at most the limit asked for.
-func admWalk(t *testing.T, s *Server, path string) []map[string]any {
-	t.Helper()
-	u, err := url.Parse(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	limit := 50
-	if l := q.Get("limit"); l != "" {
-		fmt.Sscan(l, &limit)
-	}
-	limit = min(limit, 500)
-	var out []map[string]any
-	for pages := 0; ; pages++ {
-		if pages > 1000 {
-			t.Fatalf("%s: more than 1000 pages", path)
-		}
-		page := s.MustAdmin(t, http.StatusOK, "GET", u.Path+"?"+q.Encode(), nil)
-		items, ok := page["items"].([]any)
-		if !ok {
-			t.Fatalf("%s: items is %T, want a list", path, page["items"])
-		}
-		if len(items) > limit {
-			t.Fatalf("%s: %d items on a page, limit %d", path, len(items), limit)
-		}
-		for _, it := range items {
-			out = append(out, it.(map[string]any))
-		}
-		next, _ := page["next_cursor"].(string)
-		if next == "" {
-			return out
-		}
-		if len(items) != limit {
-			t.Errorf("%s: a page of %d items with a next cursor, want a full page of %d", path, len(items), limit)
-		}
-		q.Set("cursor", next)
-	}
-}
-
-// admIDs returns the "id" field of each item, in order.
-func admIDs(items []map[string]any) []string {
-	ids := make([]string, len(items))
-	for i, it := range items {
-		ids[i] = fmt.Sprint(it["id"])
-	}
-	return ids
-}
-
-// admOrder places an order of quantity on svc through the public API.
-func admOrder(t *testing.T, s *Server, a Account, svc, link string, qty int) string {
-	t.Helper()
-	return mustAdd(t, s, a.Key, ordForm("service", svc, "link", link, "quantity", fmt.Sprint(qty)))
-}
-
-// admPatch sends body (raw JSON text) as PATCH /internal/v1/orders/{id}.
-func admPatch(t *testing.T, s *Server, id, body string) Response {
-	t.Helper()
-	return s.Admin(t, "PATCH", "/internal/v1/orders/"+id, body)
-}
-
-// admGetOrder returns GET /internal/v1/orders/{id}.
-func admGetOrder(t *testing.T, s *Server, id string) map[string]any {
-	t.Helper()
-	return s.MustAdmin(t, http.StatusOK, "GET", "/internal/v1/orders/"+id, nil)
-}
-
-// admErr checks an internal API error answer: want, and exactly
-// {"error":"<non-empty text>"}.
-func admErr(t *testing.T, r Response, want int, what string) {
-	t.Helper()
-	if r.Status != want {
-		t.Errorf("%s: status %d, want %d: %s", what, r.Status, want, r.Body)
-		return
-	}
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil || len(m) != 1 {
-		t.Errorf("%s: body %s, want {\"error\":\"...\"}", what, r.Body)
-		return
-	}
-	if e, _ := m["error"].(string); e == "" {
-		t.Errorf("%s: body %s, want a non-empty error text", what, r.Body)
-	}
-}
-
-// admSnap is what an admin request that fails (or does nothing) must leave
-// as it was: the order exactly as GET shows it, the balance and the number
-// of ledger rows of its owner.
-type admSnap struct {
-	order   string
-	stamp   string // updated_at as stored, finer than the API's seconds
-	balance int64
-	ledger  int
-}
-
-func admSnapshot(t *testing.T, s *Server, db *sql.DB, a Account, id string) admSnap {
-	t.Helper()
-	r := s.Admin(t, "GET", "/internal/v1/orders/"+id, nil)
-	if r.Status != http.StatusOK {
-		t.Fatalf("GET order %s: %d %s", id, r.Status, r.Body)
-	}
-	return admSnap{order: string(r.Body), stamp: admStamp(t, db, "orders", "public_id", id), balance: ordBalance(t, s, a),
-		ledger: ordCount(t, db, "SELECT COUNT(*) FROM ledger_entries WHERE user_id = ?", ordUID(t, a))}
-}
-
-// admStamp reads a row's updated_at as stored (SQL read): a write that
-// changes nothing visible still moves it.
-func admStamp(t *testing.T, db *sql.DB, table, key string, id any) string {
-	t.Helper()
-	var v any
-	if err := db.QueryRow("SELECT updated_at FROM "+table+" WHERE "+key+" = ?", id).Scan(&v); err != nil {
-		t.Fatalf("updated_at of %s %v: %v", table, id, err)
-	}
-	if b, ok := v.([]byte); ok {
-		return string(b)
-	}
-	return fmt.Sprint(v)
-}
-
-// admUnchanged fails unless nothing moved since before.
-func admUnchanged(t *testing.T, s *Server, db *sql.DB, a Account, id string, before admSnap, what string) {
-	t.Helper()
-	after := admSnapshot(t, s, db, a, id)
-	if after.order != before.order || after.stamp != before.stamp {
-		t.Errorf("%s changed the order:\n got %s\nwant %s", what, after.order, before.order)
-	}
-	if after.balance != before.balance || after.ledger != before.ledger {
-		t.Errorf("%s moved money: balance %s → %s, ledger rows %d → %d", what,
-			ordMoney(before.balance), ordMoney(after.balance), before.ledger, after.ledger)
-	}
-}
-
-// admReq is one request of a concurrent burst.
-type admReq struct {
-	method, url, body string
-	header            map[string]string
-}
-
-// admInternal is a request to the internal API with the env's token.
-func admInternal(s *Server, method, path, body string) admReq {
-	return admReq{method: method, url: s.Internal + path, body: body,
-		header: map[string]string{"Authorization": "Bearer " + s.env.Token, "Content-Type": "application/json"}}
-}
-
-// admBurst sends every request at once (released together) and returns
-// their answers in the order given. It never calls t.Fatal off the test's
-// goroutine.
-func admBurst(t *testing.T, reqs []admReq) []Response {
-	t.Helper()
-	out := make([]Response, len(reqs))
-	errs := make([]error, len(reqs))
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, r := range reqs {
-		wg.Go(func() {
-			req, err := http.NewRequest(r.method, r.url, strings.NewReader(r.body))
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			for k, v := range r.header {
-				if k == "Host" {
-					req.Host = v
-					continue
-				}
-				req.Header.Set(k, v)
-			}
-			<-start
-			resp, err := client.Do(req)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer resp.Body.Close()
-			b, err := io.ReadAll(resp.Body)
-			out[i], errs[i] = Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, err
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("%s %s: %v", reqs[i].method, reqs[i].url, err)
-		}
-	}
-	return out
-}
-
-// admPartial is a PATCH body moving an order to Partial; remains is raw
-// JSON ("\"1\"", "1", or "" for none).
-func admPartial(remains string) string {
-	if remains == "" {
-		return `{"status":"Partial","start_count":"3572"}`
-	}
-	return `{"status":"Partial","start_count":"3572","remains":` + remains + `}`
-}
-
-const admCanceled = `{"status":"Canceled"}`
 
 // admStep is one PATCH of a scenario and the status it must answer; noop
 // marks a 200 that must not change anything (a repeated PATCH).
@@ -415,13 +137,13 @@ func TestOrdersAdminRefunds(t *testing.T) {
 				if rate == "" {
 					rate, qty = "8.5", 157
 				}
-				id := admOrder(t, s, a, svc(rate), fmt.Sprint("https://instagram.com/p/r", i), qty)
+				id := mustAddOrder(t, s, a.Key, svc(rate), fmt.Sprint("https://instagram.com/p/r", i), fmt.Sprint(qty))
 				for _, st := range tt.steps {
 					before := admSnapshot(t, s, db, a, id)
 					r := admPatch(t, s, id, st.body)
 					what := "PATCH " + st.body
 					if st.code != http.StatusOK {
-						admErr(t, r, st.code, what)
+						mustErr(t, r, st.code, what)
 						admUnchanged(t, s, db, a, id, before, what)
 						continue
 					}
@@ -434,12 +156,12 @@ func TestOrdersAdminRefunds(t *testing.T) {
 						admUnchanged(t, s, db, a, id, before, what+" (again)")
 					}
 				}
-				n, sum := admRefundRows(t, db, id)
+				n, sum := refundRows(t, db, id)
 				want := units(t, tt.refund)
 				if sum != want || (want == 0) != (n == 0) || n > 1 {
 					t.Errorf("refund rows: %d summing to %s, want one of %s (none for zero)", n, ordMoney(sum), tt.refund)
 				}
-				if o := admGetOrder(t, s, id); o["refunded"] != tt.refund {
+				if o := getOrder(t, s, id); o["refunded"] != tt.refund {
 					t.Errorf("order refunded %v, want %s", o["refunded"], tt.refund)
 				}
 				jsonEqual(t, ordDo(t, s, a.Key, "status", ordForm("order", id)), tt.status)
@@ -455,7 +177,7 @@ func TestOrdersAdminBadRequests(t *testing.T) {
 		s, db := admStart(t, b)
 		a := s.MustAccount(t, "alice", "100")
 		svc := s.MustService(t, nil)
-		id := admOrder(t, s, a, svc, "https://instagram.com/p/1", 157)
+		id := mustAddOrder(t, s, a.Key, svc, "https://instagram.com/p/1", "157")
 		before := admSnapshot(t, s, db, a, id)
 		for _, tt := range []struct {
 			name, id, body string
@@ -473,9 +195,9 @@ func TestOrdersAdminBadRequests(t *testing.T) {
 			{"trailing data", id, `{"status":"Canceled"} {}`, 400},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				admErr(t, admPatch(t, s, tt.id, tt.body), tt.want, "PATCH "+tt.body)
+				mustErr(t, admPatch(t, s, tt.id, tt.body), tt.want, "PATCH "+tt.body)
 				if tt.want == 404 {
-					admErr(t, s.Admin(t, "GET", "/internal/v1/orders/"+tt.id, nil), 404, "GET")
+					mustErr(t, s.Admin(t, "GET", "/internal/v1/orders/"+tt.id, nil), 404, "GET")
 				}
 				admUnchanged(t, s, db, a, id, before, tt.name)
 			})
@@ -496,7 +218,7 @@ func TestOrdersAdminConcurrentPatch(t *testing.T) {
 		link := 0
 		order := func(t *testing.T) string {
 			link++
-			return admOrder(t, s, a, svc, fmt.Sprint("https://instagram.com/p/c", link), 157)
+			return mustAddOrder(t, s, a.Key, svc, fmt.Sprint("https://instagram.com/p/c", link), "157")
 		}
 		burst := func(t *testing.T, id string, body func(i int) string) []Response {
 			reqs := make([]admReq, 10)
@@ -507,7 +229,7 @@ func TestOrdersAdminConcurrentPatch(t *testing.T) {
 		}
 		oneRefund := func(t *testing.T, id, want string) {
 			t.Helper()
-			if n, sum := admRefundRows(t, db, id); n != 1 || ordMoney(sum) != want {
+			if n, sum := refundRows(t, db, id); n != 1 || ordMoney(sum) != want {
 				t.Errorf("order %s: %d refund rows summing to %s, want one of %s", id, n, ordMoney(sum), want)
 			}
 		}
@@ -547,7 +269,7 @@ func TestOrdersAdminConcurrentPatch(t *testing.T) {
 					}
 					return admCanceled
 				})
-				final := fmt.Sprint(admGetOrder(t, s, id)["status"])
+				final := fmt.Sprint(getOrder(t, s, id)["status"])
 				if refunds[final] == "" {
 					t.Fatalf("order is %s after the burst, want Partial or Canceled", final)
 				}
@@ -566,23 +288,6 @@ func TestOrdersAdminConcurrentPatch(t *testing.T) {
 		}
 		t.Logf("mixed bursts won: %v", wins)
 	})
-}
-
-var admTimePattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
-
-// admTime checks an RFC 3339 UTC time with a Z, near now.
-func admTime(t *testing.T, v any, what string) time.Time {
-	t.Helper()
-	s, _ := v.(string)
-	if !admTimePattern.MatchString(s) {
-		t.Errorf("%s = %v, want RFC 3339 UTC with Z", what, v)
-		return time.Time{}
-	}
-	at, _ := time.Parse(time.RFC3339, s)
-	if d := time.Since(at); d < -time.Minute || d > 10*time.Minute {
-		t.Errorf("%s = %s, not near now", what, s)
-	}
-	return at
 }
 
 // GET /internal/v1/orders/{id} shows every field of the spec, as stored.
@@ -619,7 +324,7 @@ func TestOrdersAdminGet(t *testing.T) {
 				for k, v := range tt.want {
 					want[k] = v
 				}
-				o := admGetOrder(t, s, id)
+				o := getOrder(t, s, id)
 				for k, v := range want {
 					got, ok := o[k]
 					if !ok {
@@ -766,7 +471,7 @@ func TestOrdersAdminList(t *testing.T) {
 			jsonEqual(t, Response{Body: got}, string(s.Admin(t, "GET", "/internal/v1/orders/"+id, nil).Body))
 		}
 		for id, site := range map[string]string{o1: "1", o3: child, o4: child} {
-			if got := fmt.Sprint(admGetOrder(t, s, id)["site_id"]); got != site {
+			if got := fmt.Sprint(getOrder(t, s, id)["site_id"]); got != site {
 				t.Errorf("order %s: site_id %s, want %s", id, got, site)
 			}
 		}
@@ -777,7 +482,7 @@ func TestOrdersAdminList(t *testing.T) {
 		}
 		for _, q := range []string{"status=Bogus", "status=canceled", "status=Cancelled", "user_id=abc", "user_id=0", "user_id=-1",
 			"service_id=1.5", "service_id=x", "site_id=x", "site_id=0", "limit=0", "limit=-1", "limit=abc", "cursor=abc", "cursor=0", "cursor=-5"} {
-			admErr(t, s.Admin(t, "GET", "/internal/v1/orders?"+q, nil), 400, q)
+			mustErr(t, s.Admin(t, "GET", "/internal/v1/orders?"+q, nil), 400, q)
 		}
 	})
 }

@@ -2,47 +2,9 @@ package tests
 
 import (
 	"bytes"
-	"mime/multipart"
-	"net/http"
 	"strings"
 	"testing"
 )
-
-// publicReq builds a public API request with a raw body and content type.
-func publicReq(t *testing.T, s *Server, method, path, contentType, body string) *http.Request {
-	t.Helper()
-	var r *strings.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	var req *http.Request
-	var err error
-	if r == nil {
-		req, err = http.NewRequest(method, s.Public+path, nil)
-	} else {
-		req, err = http.NewRequest(method, s.Public+path, r)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	return req
-}
-
-func multipartBody(t *testing.T, fields map[string]string) (string, string) {
-	t.Helper()
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	for k, v := range fields {
-		if err := w.WriteField(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.Close()
-	return w.FormDataContentType(), buf.String()
-}
 
 // Transport: every encoding and path form reaches the same action; bad
 // bodies, bad keys and bad actions answer the spec's texts in the spec's order.

@@ -20,7 +20,7 @@ func TestRefillStatus(t *testing.T) {
 		other := ordAccount(t, s, db, "bob", "1000")
 		svc := s.MustService(t, map[string]any{"rate": "1.0000", "refill": true, "cancel": true})
 		done := mustAdd(t, s, a.Key, ordForm("service", svc, "link", "https://instagram.com/p/1", "quantity", "100"))
-		ordFinish(t, db, done, "Completed", ordNow())
+		ordSetStatus(t, s, done, "Completed")
 		refill := strconv.FormatInt(mustRefill(t, s, a.Key, done), 10)
 
 		// A cancel ticket is a ticket, but not a refill.
@@ -72,12 +72,14 @@ func TestRefillStatusMulti(t *testing.T) {
 		refills := make([]string, 4)
 		for i := range refills {
 			id := mustAdd(t, s, a.Key, ordForm("service", svc, "link", fmt.Sprintf("https://instagram.com/p/%d", i), "quantity", "100"))
-			ordFinish(t, db, id, "Completed", ordNow())
+			ordSetStatus(t, s, id, "Completed")
 			refills[i] = strconv.FormatInt(mustRefill(t, s, a.Key, id), 10)
 		}
-		for i, st := range []string{"completed", "forwarded", "rejected"} {
-			ordExec(t, db, "UPDATE tickets SET status = ? WHERE id = ?", st, refills[i])
-		}
+		admMustDecide(t, s, refills[0], "complete")
+		// Raw SQL: forwarding needs the order at a supplier, and these
+		// orders have none.
+		ordExec(t, db, "UPDATE tickets SET status = 'forwarded' WHERE id = ?", refills[1])
+		admMustDecide(t, s, refills[2], "reject")
 		if ordCount(t, db, "SELECT COUNT(*) FROM tickets WHERE id = 13") != 0 {
 			t.Fatal("ticket 13 exists; the golden case needs it unknown")
 		}
@@ -146,7 +148,7 @@ func TestRefillStatusJSON(t *testing.T) {
 		a := ordAccount(t, s, db, "alice", "1000")
 		svc := s.MustService(t, map[string]any{"rate": "1.0000", "refill": true, "cancel": true})
 		done := mustAdd(t, s, a.Key, ordForm("service", svc, "link", "https://instagram.com/p/1", "quantity", "100"))
-		ordFinish(t, db, done, "Completed", ordNow())
+		ordSetStatus(t, s, done, "Completed")
 		pending := mustAdd(t, s, a.Key, ordForm("service", svc, "link", "https://instagram.com/p/2", "quantity", "100"))
 		send := func(t *testing.T, body map[string]any) Response {
 			t.Helper()

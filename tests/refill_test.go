@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -10,62 +9,6 @@ import (
 	"testing"
 	"time"
 )
-
-// ordFinish sets an order's status directly (the internal API for it is not
-// built yet) and its finished_at to at.
-func ordFinish(tb testing.TB, db *sql.DB, id, status string, at time.Time) {
-	tb.Helper()
-	ordExec(tb, db, "UPDATE orders SET status = ?, finished_at = ? WHERE public_id = ?", status, at, id)
-}
-
-// ordRefillID returns the refill ID of a single refill answer, failing
-// unless the answer is {"refill":<positive JSON integer>}.
-func ordRefillID(tb testing.TB, r Response) int64 {
-	tb.Helper()
-	m := r.Obj(tb)
-	n, ok := m["refill"].(json.Number)
-	if !ok || len(m) != 1 {
-		tb.Fatalf("refill answer %s, want {\"refill\":<number>}", r.Body)
-	}
-	id, err := strconv.ParseInt(n.String(), 10, 64)
-	if err != nil || id < 1 {
-		tb.Fatalf("refill ID %s is not a positive integer", n)
-	}
-	return id
-}
-
-// mustRefill opens a refill for a Completed or Partial order.
-func mustRefill(tb testing.TB, s *Server, key, id string) int64 {
-	tb.Helper()
-	return ordRefillID(tb, ordDo(tb, s, key, "refill", ordForm("order", id)))
-}
-
-// ordTicket is a tickets row as the tests read it.
-type ordTicket struct {
-	Type, Status string
-	OrderID      int64
-	UserID       int64
-	Open         bool // open_key is set
-}
-
-func ordTicketRow(tb testing.TB, db *sql.DB, id int64) ordTicket {
-	tb.Helper()
-	var tk ordTicket
-	var key sql.NullString
-	err := db.QueryRow("SELECT type, status, order_id, user_id, open_key FROM tickets WHERE id = ?", id).
-		Scan(&tk.Type, &tk.Status, &tk.OrderID, &tk.UserID, &key)
-	if err != nil {
-		tb.Fatalf("ticket %d: %v", id, err)
-	}
-	tk.Open = key.Valid
-	return tk
-}
-
-// ordRowID is an order's internal row ID.
-func ordRowID(tb testing.TB, db *sql.DB, id string) int64 {
-	tb.Helper()
-	return ordInt(tb, db, "SELECT id FROM orders WHERE public_id = ?", id)
-}
 
 // refill, single: {"refill":<ticket id>} for a Completed or Partial order,
 // the spec's texts for every refusal, and one live ticket per order.
@@ -80,11 +23,7 @@ func TestRefill(t *testing.T) {
 		n := 0
 		order := func(svc, status string) string {
 			n++
-			id := mustAdd(t, s, a.Key, ordForm("service", svc, "link", fmt.Sprintf("https://instagram.com/p/r%d", n), "quantity", "100"))
-			if status != "Pending" {
-				ordFinish(t, db, id, status, ordNow())
-			}
-			return id
+			return ordAddIn(t, s, a.Key, svc, fmt.Sprintf("https://instagram.com/p/r%d", n), "100", status)
 		}
 		completed := order(svc, "Completed")
 		before := ordBalance(t, s, a)
@@ -152,7 +91,7 @@ func TestRefillTicketLifecycle(t *testing.T) {
 		a := ordAccount(t, s, db, "alice", "1000")
 		svc := s.MustService(t, map[string]any{"rate": "1.0000", "refill": true})
 		id := mustAdd(t, s, a.Key, ordForm("service", svc, "link", "https://instagram.com/p/1", "quantity", "100"))
-		ordFinish(t, db, id, "Completed", ordNow())
+		ordSetStatus(t, s, id, "Completed")
 		refill := mustRefill(t, s, a.Key, id)
 		rs := ordForm("refill", strconv.FormatInt(refill, 10))
 
@@ -162,15 +101,16 @@ func TestRefillTicketLifecycle(t *testing.T) {
 			{"completed", "Completed"},
 			{"open", "Pending"},
 		} {
+			// Raw SQL: every status with open_key kept set, back to open at
+			// the end; no decision does that (a settled ticket frees its order).
 			ordExec(t, db, "UPDATE tickets SET status = ? WHERE id = ?", tt.ticket, refill)
 			jsonEqual(t, ordDo(t, s, a.Key, "refill_status", rs), fmt.Sprintf(`{"status":%q}`, tt.want))
 			// open_key still set: the ticket is live, no second one.
 			jsonEqual(t, ordDo(t, s, a.Key, "refill", ordForm("order", id)), `{"error":"Refill already requested for this order"}`)
 		}
 
-		// Closed: status completed and open_key cleared, as an admin's
-		// decision will leave it.
-		ordExec(t, db, "UPDATE tickets SET status = 'completed', open_key = NULL WHERE id = ?", refill)
+		// Closed by an admin's decision: status completed, open_key cleared.
+		admMustDecide(t, s, strconv.FormatInt(refill, 10), "complete")
 		second := mustRefill(t, s, a.Key, id)
 		if second == refill {
 			t.Fatalf("new refill reuses ticket %d", refill)
@@ -205,7 +145,8 @@ func TestRefillDays(t *testing.T) {
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				id := mustAdd(t, s, a.Key, ordForm("service", svc, "link", fmt.Sprintf("https://instagram.com/p/d%d", i), "quantity", "100"))
-				ordFinish(t, db, id, "Completed", ordNow().Add(-tt.finished))
+				ordSetStatus(t, s, id, "Completed")
+				ordAge(t, db, id, tt.finished)
 				r := ordDo(t, s, a.Key, "refill", ordForm("order", id))
 				if tt.ok {
 					ordRefillID(t, r)
@@ -230,11 +171,7 @@ func TestRefillMulti(t *testing.T) {
 		n := 0
 		order := func(svc, status string) string {
 			n++
-			id := mustAdd(t, s, a.Key, ordForm("service", svc, "link", fmt.Sprintf("https://instagram.com/p/m%d", n), "quantity", "100"))
-			if status != "Pending" {
-				ordFinish(t, db, id, status, ordNow())
-			}
-			return id
+			return ordAddIn(t, s, a.Key, svc, fmt.Sprintf("https://instagram.com/p/m%d", n), "100", status)
 		}
 
 		// Golden: the spec's example. The order's random ID and the ticket
@@ -298,29 +235,4 @@ func TestRefillMulti(t *testing.T) {
 			t.Errorf("100 IDs: %d entries, first %v", len(items), items[0])
 		}
 	})
-}
-
-// ordArray decodes a list answer.
-func ordArray(tb testing.TB, r Response) []map[string]any {
-	tb.Helper()
-	l, ok := r.JSON(tb).([]any)
-	if !ok {
-		tb.Fatalf("answer is not an array: %s", r.Body)
-	}
-	out := make([]map[string]any, len(l))
-	for i, e := range l {
-		if out[i], ok = e.(map[string]any); !ok {
-			tb.Fatalf("entry %d is not an object: %s", i, r.Body)
-		}
-	}
-	return out
-}
-
-func ordMustInt(tb testing.TB, s string) int64 {
-	tb.Helper()
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		tb.Fatalf("%q: %v", s, err)
-	}
-	return n
 }

@@ -45,7 +45,7 @@ func TestSitesCreate(t *testing.T) {
 			{"free.example", "child-a.example"},
 		} {
 			r := s.Admin(t, "POST", "/internal/v1/sites", map[string]any{"name": "Child B", "domains": d})
-			mustProvErr(t, r, http.StatusConflict)
+			mustErr(t, r, http.StatusConflict, "")
 			if after := s.Admin(t, "GET", "/internal/v1/sites", nil).Body; !bytes.Equal(after, before) {
 				t.Errorf("domains %v: sites changed after a 409:\n got: %s\nwant: %s", d, after, before)
 			}
@@ -112,7 +112,7 @@ func TestSitesBadInput(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				r := s.Admin(t, "POST", "/internal/v1/sites", tt.body)
-				mustProvErr(t, r, http.StatusBadRequest)
+				mustErr(t, r, http.StatusBadRequest, "")
 				if after := s.Admin(t, "GET", "/internal/v1/sites", nil).Body; !bytes.Equal(after, before) {
 					t.Errorf("sites changed after a 400:\n got: %s\nwant: %s", after, before)
 					before = after // blame the next case only for its own writes

@@ -8,43 +8,6 @@ import (
 	"time"
 )
 
-// admDecide posts a decision (raw JSON text) on ticket id.
-func admDecide(t *testing.T, s *Server, id, body string) Response {
-	t.Helper()
-	return s.Admin(t, "POST", "/internal/v1/tickets/"+id+"/decision", body)
-}
-
-// admTicket returns a ticket as the list shows it, found by ID.
-func admTicket(t *testing.T, s *Server, id string) map[string]any {
-	t.Helper()
-	for _, it := range admWalk(t, s, "/internal/v1/tickets?limit=500") {
-		if fmt.Sprint(it["id"]) == id {
-			return it
-		}
-	}
-	t.Fatalf("ticket %s is not in the list", id)
-	return nil
-}
-
-// admOpenTicket returns the ID of the open ticket of type typ for order,
-// found through the list (the public cancel answer carries no ticket ID).
-func admOpenTicket(t *testing.T, s *Server, typ, order string) string {
-	t.Helper()
-	id := ""
-	for _, it := range admWalk(t, s, "/internal/v1/tickets?status=open&type="+typ) {
-		if it["order"] == order {
-			if id != "" {
-				t.Fatalf("two open %s tickets for order %s", typ, order)
-			}
-			id = fmt.Sprint(it["id"])
-		}
-	}
-	if id == "" {
-		t.Fatalf("no open %s ticket for order %s", typ, order)
-	}
-	return id
-}
-
 // admCancel asks for a cancel through the public API and returns the ticket.
 func admCancel(t *testing.T, s *Server, a Account, order string) string {
 	t.Helper()
@@ -57,14 +20,6 @@ func admCancel(t *testing.T, s *Server, a Account, order string) string {
 func admRefill(t *testing.T, s *Server, a Account, order string) string {
 	t.Helper()
 	return strconv.FormatInt(mustRefill(t, s, a.Key, order), 10)
-}
-
-// admMustPatch PATCHes an order and fails unless it answers 200.
-func admMustPatch(t *testing.T, s *Server, id, body string) {
-	t.Helper()
-	if r := admPatch(t, s, id, body); r.Status != http.StatusOK {
-		t.Fatalf("PATCH %s %s: %d %s", id, body, r.Status, r.Body)
-	}
 }
 
 // admRefillStatus checks the public refill_status of a refill.
@@ -85,7 +40,7 @@ func TestTicketsDecision(t *testing.T) {
 		order := func(t *testing.T) string {
 			t.Helper()
 			n++
-			return admOrder(t, s, a, svc, fmt.Sprint("https://instagram.com/p/t", n), 157)
+			return mustAddOrder(t, s, a.Key, svc, fmt.Sprint("https://instagram.com/p/t", n), "157")
 		}
 		// decided checks a 200 decision answer: the ticket as decided.
 		decided := func(t *testing.T, r Response, ticket, typ, order, status, note string) {
@@ -116,7 +71,7 @@ func TestTicketsDecision(t *testing.T) {
 			t.Helper()
 			before, tk := admSnapshot(t, s, db, a, id), admTicket(t, s, ticket)
 			stamp := admStamp(t, db, "tickets", "id", ticket)
-			admErr(t, admDecide(t, s, ticket, body), want, "decision "+body)
+			mustErr(t, admDecide(t, s, ticket, body), want, "decision "+body)
 			admUnchanged(t, s, db, a, id, before, "decision "+body)
 			if got := admTicket(t, s, ticket); fmt.Sprint(got) != fmt.Sprint(tk) {
 				t.Errorf("refused decision %s changed the ticket: %v → %v", body, tk, got)
@@ -173,10 +128,10 @@ func TestTicketsDecision(t *testing.T) {
 			if got := ordBalance(t, s, a) - bal; got != 13345 {
 				t.Errorf("balance moved by %s, want the whole charge 1.3345 back", ordMoney(got))
 			}
-			if n, sum := admRefundRows(t, db, id); n != 1 || sum != 13345 {
+			if n, sum := refundRows(t, db, id); n != 1 || sum != 13345 {
 				t.Errorf("%d refund rows summing to %s, want one of 1.3345", n, ordMoney(sum))
 			}
-			o := admGetOrder(t, s, id)
+			o := getOrder(t, s, id)
 			if o["status"] != "Canceled" || o["refunded"] != "1.3345" {
 				t.Errorf("order after the cancel: status %v, refunded %v", o["status"], o["refunded"])
 			}
@@ -206,7 +161,7 @@ func TestTicketsDecision(t *testing.T) {
 			decided(t, admDecide(t, s, ticket, `{"decision":"reject","note":"already delivering"}`),
 				ticket, "cancel", id, "rejected", "already delivering")
 			admUnchanged(t, s, db, a, id, before, "rejecting a cancel")
-			if n, _ := admRefundRows(t, db, id); n != 0 {
+			if n, _ := refundRows(t, db, id); n != 0 {
 				t.Errorf("%d refund rows after a rejected cancel", n)
 			}
 			jsonEqual(t, ordDo(t, s, a.Key, "status", ordForm("order", id)), ordStatusWant("1.3345", "0", "Pending", "157"))
@@ -242,8 +197,8 @@ func TestTicketsDecision(t *testing.T) {
 				refused(t, ticket, id, body, 400)
 			}
 			for _, path := range []string{"999999", "abc", "0", "-1", "1.5"} {
-				admErr(t, admDecide(t, s, path, `{"decision":"complete"}`), 404, "decision on ticket "+path)
-				admErr(t, admDecide(t, s, path, `{"decision":"forward"}`), 404, "forward on ticket "+path)
+				mustErr(t, admDecide(t, s, path, `{"decision":"complete"}`), 404, "decision on ticket "+path)
+				mustErr(t, admDecide(t, s, path, `{"decision":"forward"}`), 404, "forward on ticket "+path)
 			}
 			decided(t, admDecide(t, s, ticket, `{"decision":"reject"}`), ticket, "cancel", id, "rejected", "")
 		})
@@ -277,7 +232,7 @@ func TestTicketsList(t *testing.T) {
 		n := 0
 		order := func(a Account, final bool) string {
 			n++
-			id := admOrder(t, s, a, svc, fmt.Sprint("https://instagram.com/p/l", n), 157)
+			id := mustAddOrder(t, s, a.Key, svc, fmt.Sprint("https://instagram.com/p/l", n), "157")
 			if final {
 				admMustPatch(t, s, id, `{"status":"Completed"}`)
 			}
@@ -355,7 +310,7 @@ func TestTicketsList(t *testing.T) {
 		}
 		for _, q := range []string{"type=bogus", "type=Refill", "status=closed", "status=Open", "status=Pending",
 			"user_id=abc", "user_id=0", "limit=0", "limit=x", "cursor=x", "cursor=0"} {
-			admErr(t, s.Admin(t, "GET", "/internal/v1/tickets?"+q, nil), 400, q)
+			mustErr(t, s.Admin(t, "GET", "/internal/v1/tickets?"+q, nil), 400, q)
 		}
 	})
 }
@@ -371,7 +326,7 @@ func TestTicketsCancelRacesPatch(t *testing.T) {
 		const orders = 20
 		ids, tickets := make([]string, orders), make([]string, orders)
 		for i := range orders {
-			ids[i] = admOrder(t, s, a, svc, fmt.Sprint("https://instagram.com/p/x", i), 157)
+			ids[i] = mustAddOrder(t, s, a.Key, svc, fmt.Sprint("https://instagram.com/p/x", i), "157")
 			tickets[i] = admCancel(t, s, a, ids[i])
 		}
 		start := ordBalance(t, s, a)
@@ -388,7 +343,7 @@ func TestTicketsCancelRacesPatch(t *testing.T) {
 			if i%2 == 1 {
 				rs[0], rs[1] = rs[1], rs[0]
 			}
-			o := admGetOrder(t, s, id)
+			o := getOrder(t, s, id)
 			tk := admTicket(t, s, tickets[i])
 			var want [2]int
 			var refund int64
@@ -411,7 +366,7 @@ func TestTicketsCancelRacesPatch(t *testing.T) {
 				t.Errorf("order %s (%v): decision %d %s, PATCH %d %s; want %d and %d", id, o["status"],
 					rs[0].Status, rs[0].Body, rs[1].Status, rs[1].Body, want[0], want[1])
 			}
-			if n, sum := admRefundRows(t, db, id); n != 1 || sum != refund {
+			if n, sum := refundRows(t, db, id); n != 1 || sum != refund {
 				t.Errorf("order %s (%v): %d refund rows summing to %s, want one of %s", id, o["status"], n, ordMoney(sum), ordMoney(refund))
 			}
 			refunded += refund
@@ -435,7 +390,7 @@ func TestTicketsRefillDays(t *testing.T) {
 		finished := func(t *testing.T, svc, patch string, ago time.Duration) string {
 			t.Helper()
 			n++
-			id := admOrder(t, s, a, svc, fmt.Sprint("https://instagram.com/p/d", n), 157)
+			id := mustAddOrder(t, s, a.Key, svc, fmt.Sprint("https://instagram.com/p/d", n), "157")
 			admMustPatch(t, s, id, patch)
 			if c := ordCount(t, db, "SELECT COUNT(*) FROM orders WHERE public_id = ? AND finished_at IS NOT NULL", id); c != 1 {
 				t.Errorf("PATCH %s set no finished_at", patch)
@@ -443,7 +398,7 @@ func TestTicketsRefillDays(t *testing.T) {
 			if ago > 0 {
 				// The only SQL write of these tests: the API cannot move an
 				// order's completion into the past.
-				ordExec(t, db, "UPDATE orders SET finished_at = ? WHERE public_id = ?", ordNow().Add(-ago), id)
+				ordAge(t, db, id, ago)
 			}
 			return id
 		}
@@ -473,7 +428,7 @@ func TestTicketsRefillDays(t *testing.T) {
 			})
 		}
 		// A running order is never eligible, whatever the window.
-		id := admOrder(t, s, a, oneDay, "https://instagram.com/p/running", 157)
+		id := mustAddOrder(t, s, a.Key, oneDay, "https://instagram.com/p/running", "157")
 		admMustPatch(t, s, id, `{"status":"In progress"}`)
 		jsonEqual(t, ordDo(t, s, a.Key, "refill", ordForm("order", id)), `{"error":"Order is not eligible for refill"}`)
 	})

@@ -432,3 +432,53 @@ func fulWrite(w http.ResponseWriter, code int, body string) {
 	w.WriteHeader(code)
 	w.Write([]byte(body))
 }
+
+// fulSyncEvery is the sync interval the tests run with (production: 1m).
+const fulSyncEvery = "SMMAPI_WORKERS_SYNC_INTERVAL=1s"
+
+// fulEnv is a fresh env that can store supplier keys: in mysql mode it sets
+// SMMAPI_SECRETS_KEY; the embedded mode generates one beside the database.
+func fulEnv(t *testing.T, b Backend) *Env {
+	t.Helper()
+	env := MustEnv(t, b)
+	if b.MySQLDSN != "" {
+		env.Vars["SMMAPI_SECRETS_KEY"] = randHex(32)
+		env.Secret(env.Vars["SMMAPI_SECRETS_KEY"])
+		// A small pool: these tests run many servers at once against one
+		// MariaDB (151 connections) that other suites share.
+		env.Vars["SMMAPI_DATABASE_MAX_OPEN_CONNS"] = "8"
+	}
+	return env
+}
+
+// fulRig is smmapi syncing every second, wired to a fake supplier: one
+// supplier and a service (rate 8.5000) mapped onto the fake's service 101.
+type fulRig struct {
+	env  *Env
+	s    *Server
+	fake *fulFake
+	sup  string // supplier ID
+	svc  string // our service ID
+}
+
+func fulStart(t *testing.T, b Backend, extra ...string) *fulRig {
+	t.Helper()
+	env := fulEnv(t, b)
+	s := MustStart(t, env, append([]string{fulSyncEvery}, extra...)...)
+	fake := newFulFake(t)
+	env.Secret(fake.Key)
+	sup := fulSupplier(t, s, fake.URL, fake.Key)
+	svc := s.MustService(t, map[string]any{"supplier_id": fulNum(sup), "supplier_service": "101"})
+	return &fulRig{env: env, s: s, fake: fake, sup: sup, svc: svc}
+}
+
+// fulSupplier creates a supplier and returns its ID.
+func fulSupplier(t *testing.T, s *Server, apiURL, key string) string {
+	t.Helper()
+	out := s.MustAdmin(t, http.StatusCreated, "POST", "/internal/v1/suppliers",
+		map[string]any{"name": "Upstream", "api_url": apiURL, "api_key": key, "enabled": true})
+	return fmt.Sprint(out["id"])
+}
+
+// fulNum writes a decimal ID as a JSON number.
+func fulNum(id string) json.Number { return json.Number(id) }
