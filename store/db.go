@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"syscall"
@@ -49,6 +50,7 @@ type DB struct {
 	brk    *Breaker // MySQL only
 	probe  *sql.DB  // the breaker's own connection
 	now    func() time.Time
+	lock   *os.File // SQLite: the lock file, referenced so that it stays locked
 }
 
 // Options tunes the connection pool.
@@ -75,9 +77,11 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 		NowFunc:                                  func() time.Time { return now().UTC() },
 	}
 	var dial gorm.Dialector
+	var lock *os.File // the SQLite file's lock, held while the DB lives
 	switch drv {
 	case SQLite:
-		if err := lockFile(dsn); err != nil {
+		var err error
+		if lock, err = lockFile(dsn); err != nil {
 			return nil, err
 		}
 		dial = sqlite.Open(sqliteDSN(dsn))
@@ -108,7 +112,7 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 		sqlDB.SetConnMaxLifetime(5 * time.Minute)
 		g = g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
 	}
-	db := &DB{g: g, r: g, driver: drv, now: func() time.Time { return now().UTC() }}
+	db := &DB{g: g, r: g, driver: drv, now: func() time.Time { return now().UTC() }, lock: lock}
 	if drv == MySQL {
 		d, _ := mysqlDSN(dsn)
 		if db.brk, db.probe, err = newDBBreaker(d, log); err != nil {
@@ -298,6 +302,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the pool.
 func (db *DB) Close() error {
+	if db.lock != nil {
+		defer db.lock.Close()
+	}
 	if db.probe != nil {
 		db.probe.Close()
 	}

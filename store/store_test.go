@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -291,4 +292,32 @@ func TestMigrateUserFormat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The embedded mode's file lock holds for as long as the DB is open, across
+// garbage collections (an unreferenced lock file was closed by its
+// finalizer, and a second process then served the same file), and is
+// released by Close.
+func TestSQLiteLockSurvivesGC(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	path := filepath.Join(t.TempDir(), "lock.db")
+	db, err := Open(ctx, SQLite, path, Options{Now: time.Now}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond) // finalizers run on their own goroutine
+	}
+	if second, err := Open(ctx, SQLite, path, Options{Now: time.Now}, log); err == nil {
+		second.Close()
+		t.Fatal("a second Open on the same file succeeded after a GC: the lock was lost")
+	}
+	db.Close()
+	again, err := Open(ctx, SQLite, path, Options{Now: time.Now}, log)
+	if err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	again.Close()
 }
