@@ -218,12 +218,7 @@ func (b *RedisBus) Run(ctx context.Context) {
 func (b *RedisBus) heartbeats(ctx context.Context) {
 	t := time.NewTicker(b.HeartbeatEvery)
 	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	for ticked(ctx, t.C) {
 		if b.brk.Open() {
 			continue
 		}
@@ -276,5 +271,15 @@ func (b *RedisBus) heardBack() {
 func (b *RedisBus) down(err error) {
 	if b.heard.Swap(0) != 0 {
 		b.log.Warn("cache invalidation channel lost: caches bypassed until it is back", "err", err)
+	}
+}
+
+// ticked waits for the next tick: false once ctx has ended.
+func ticked(ctx context.Context, c <-chan time.Time) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-c:
+		return true
 	}
 }
