@@ -2,14 +2,17 @@ package api
 
 import (
 	"context"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // Benchmarks of the lazily armed budget against context.WithDeadline, per
-// request (compare with benchstat -col /impl):
+// request; interleave rounds as in store/limiter_bench_test.go:
 //
-//	go test ./api -run '^$' -bench Budget -count 6
+//	go test -c -o /tmp/api.test ./api
+//	for i in 1 2 3 4 5 6 7 8; do /tmp/api.test -test.run '^$' -test.bench Budget; done > new.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest -col /impl new.txt
 //
 // cached: a request served from memory, which only reads its context's
 // values and error; database: one whose database call waits on Done, as
@@ -55,6 +58,8 @@ func BenchmarkBudget(b *testing.B) {
 			for _, impl := range impls {
 				b.Run("path="+path+"/run="+mode+"/impl="+impl.name, func(b *testing.B) {
 					b.ReportAllocs()
+					cpu0 := cpuTime()
+					defer func() { b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op") }()
 					do := request[path]
 					if mode == "serial" {
 						for i := 0; i < b.N; i++ {
@@ -72,4 +77,12 @@ func BenchmarkBudget(b *testing.B) {
 			}
 		}
 	}
+}
+
+// cpuTime is the CPU time this process has used: other load on the
+// machine stretches ns/op but not this.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,9 +16,13 @@ import (
 )
 
 // Benchmarks of the hand-written limiters against the library-based ones,
-// in the same run (compare with benchstat -col /impl):
+// in the same run. -count repeats each sub-benchmark back to back, so on a
+// busy machine interleave the rounds instead and compare with benchstat:
 //
-//	SMMAPI_TEST_REDIS_ADDR=127.0.0.1:6379 go test ./store -run '^$' -bench Allow -count 6
+//	go test -c -o /tmp/store.test ./store
+//	for i in 1 2 3 4 5 6 7 8; do SMMAPI_TEST_REDIS_ADDR=127.0.0.1:6379 \
+//	  /tmp/store.test -test.run '^$' -test.bench Allow -test.benchmem; done > new.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest -col /impl new.txt
 //
 // They measure; they assert nothing about time.
 
@@ -38,10 +44,14 @@ var benchCases = []benchCase{
 	{"refused", 1, 1, 1},
 }
 
+// benchAllow runs every case on every implementation. Besides ns/op it
+// reports cpu-ns/op, this process' CPU time (robust to other load taking
+// the cores) and, when server is set, server-ns/op: the time Redis spent
+// in scripts, from INFO commandstats.
 func benchAllow(b *testing.B, impls []struct {
 	name string
 	lim  allower
-}, parallelism int) {
+}, parallelism int, server func() time.Duration) {
 	ctx := context.Background()
 	for _, c := range benchCases {
 		names := make([]string, c.keys)
@@ -53,7 +63,17 @@ func benchAllow(b *testing.B, impls []struct {
 				b.Run("keys="+c.name+"/run="+mode+"/impl="+impl.name, func(b *testing.B) {
 					b.ReportAllocs()
 					var next, errs atomic.Int64
-					defer func() { b.ReportMetric(float64(errs.Load())/float64(b.N), "errs/op") }()
+					cpu0, srv0 := cpuTime(), time.Duration(0)
+					if server != nil {
+						srv0 = server()
+					}
+					defer func() {
+						b.ReportMetric(float64(errs.Load())/float64(b.N), "errs/op")
+						b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+						if server != nil {
+							b.ReportMetric(float64(server()-srv0)/float64(b.N), "server-ns/op")
+						}
+					}()
 					if mode == "serial" {
 						for i := 0; i < b.N; i++ {
 							if _, _, err := impl.lim.Allow(ctx, names[i%len(names)], c.rate, c.burst); err != nil {
@@ -85,9 +105,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	b.Cleanup(func() { rdb.Close() })
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	prefix := "smmapi:bench:" + hex.EncodeToString(rnd[:]) + ":"
+	prefix := randomPrefix("smmapi:bench:")
 	b.Cleanup(func() { mustDelPrefix(b, rdb, prefix) })
 	benchAllow(b, []struct {
 		name string
@@ -95,7 +113,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 	}{
 		{"script", NewRedisLimiter(rdb, prefix, nil)},
 		{"redis_rate", newLibRedisLimiter(rdb, prefix, nil)},
-	}, 8)
+	}, 8, func() time.Duration { return scriptTime(b, rdb) })
 }
 
 func BenchmarkMemoryAllow(b *testing.B) {
@@ -106,7 +124,14 @@ func BenchmarkMemoryAllow(b *testing.B) {
 		{"gcra", NewMemoryLimiter(time.Now)},
 		{"xrate", newLibMemoryLimiter(time.Now)},
 		{"xrate_syncmap", &syncMapLimiter{now: time.Now}},
-	}, 1)
+	}, 1, nil)
+}
+
+// randomPrefix is a key prefix of its own under base, for one test or run.
+func randomPrefix(base string) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return base + hex.EncodeToString(b[:]) + ":"
 }
 
 // mustDelPrefix deletes every key under prefix (never FLUSH: Redis is shared).
@@ -120,4 +145,32 @@ func mustDelPrefix(tb testing.TB, rdb redis.UniversalClient, prefix string) {
 	if err := iter.Err(); err != nil {
 		tb.Errorf("delete %s*: %v", prefix, err)
 	}
+}
+
+// cpuTime is the CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// scriptTime is the time Redis has spent in EVAL and EVALSHA so far.
+func scriptTime(tb testing.TB, rdb redis.UniversalClient) time.Duration {
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var usec int64
+	for _, line := range strings.Split(info, "\n") {
+		if !strings.HasPrefix(line, "cmdstat_eval:") && !strings.HasPrefix(line, "cmdstat_evalsha:") {
+			continue
+		}
+		for _, f := range strings.Split(strings.TrimSpace(line[strings.IndexByte(line, ':')+1:]), ",") {
+			if v, ok := strings.CutPrefix(f, "usec="); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				usec += n
+			}
+		}
+	}
+	return time.Duration(usec) * time.Microsecond
 }

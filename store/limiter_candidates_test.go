@@ -1,5 +1,9 @@
 package store
 
+// The library-based limiters measured against the hand-written ones by
+// limiter_bench_test.go, and not adopted (see gcraScript and MemoryLimiter
+// for the figures). They stay here so that the comparison can be rerun.
+
 import (
 	"context"
 	"sync"
@@ -11,7 +15,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// libRedisLimiter is RedisLimiter.Allow on redis_rate (candidate).
+// libRedisLimiter is RedisLimiter.Allow on go-redis/redis_rate/v10. Its keys
+// are prefix + "rate:" + name (the library adds "rate:").
 type libRedisLimiter struct {
 	rl   *redis_rate.Limiter
 	gate redisGate
@@ -71,7 +76,8 @@ func (p prefixed) Del(ctx context.Context, keys ...string) *redis.IntCmd {
 	return p.UniversalClient.Del(ctx, p.keys(keys)...)
 }
 
-// libMemoryLimiter is MemoryLimiter.Allow on x/time/rate (candidate).
+// libMemoryLimiter is MemoryLimiter.Allow on x/time/rate, with the same
+// bounding: every 10 s it drops the buckets that are full again.
 type libMemoryLimiter struct {
 	mu      sync.Mutex
 	now     func() time.Time
@@ -111,8 +117,8 @@ func (m *libMemoryLimiter) gc(now time.Time) {
 	}
 }
 
-// syncMapLimiter is MemoryLimiter.Allow on x/time/rate with a sync.Map
-// (candidate): look-ups of known keys take no shared lock.
+// syncMapLimiter is libMemoryLimiter with a sync.Map, so that look-ups of
+// known keys take no shared lock.
 type syncMapLimiter struct {
 	now     func() time.Time
 	buckets sync.Map // string → *rate.Limiter
