@@ -10,8 +10,14 @@ import (
 // budget is a request's deadline whose timer is armed only when something
 // waits on it: database calls take Done (database/sql, the MySQL driver,
 // child contexts) and arm it, while an answer served from memory (the
-// catalog, a cached key) never does and costs no timer. The profile of a
-// cached services answer showed 3% of its CPU in context.WithTimeout.
+// catalog, a cached key) never does and costs no timer.
+//
+// Kept instead of context.WithDeadline on measurement (BenchmarkBudget, 8
+// interleaved rounds, CPU time per request): a request served from memory
+// costs 206–214 ns and 1 allocation (80 B) here against 710–736 ns and 4
+// (272 B), 3.4× less, serial or 64 in flight (p < 0.001); one that waits
+// on the database costs the same within noise (924–1071 against 883–943
+// ns; 6 allocations, 464 B, against 5, 384 B).
 type budget struct {
 	parent   context.Context
 	deadline time.Time

@@ -10,9 +10,20 @@ import (
 
 // gcraScript is the generic cell rate algorithm in one atomic step: the key
 // holds the theoretical arrival time (TAT) in microseconds of Redis' clock,
-// so every instance shares one limit and one clock.
+// so every instance shares one limit and one clock. One key per limit, so
+// it runs on Redis Cluster as it is.
 // KEYS[1] limit key; ARGV[1] emission interval µs; ARGV[2] burst.
 // Returns {allowed (0/1), retry after µs}.
+//
+// Kept instead of go-redis/redis_rate/v10 (the same GCRA, in float seconds)
+// on measurement (BenchmarkRedisAllow, 8 interleaved rounds, benchstat;
+// 2 cores shared with other work): the round trip hides the difference
+// (library/script wall time 0.96–1.21, client CPU 1.01–1.16, no row
+// significant), but Redis spends 1.30–1.46× as long in the library's script
+// on a refusal (p ≤ 0.05; 3–5 µs more, in a flood, on the Redis every
+// instance shares), 1.12–1.40× elsewhere (not significant), and each call
+// allocates 29 times (1144 B) against 20 (872 B). The library also names its keys "rate:"+key,
+// outside our prefix.
 var gcraScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -31,6 +42,7 @@ return {1, 0}
 
 // failScript counts a failure in a window and, at max, starts a lockout.
 // KEYS[1] counter; KEYS[2] lock; ARGV[1] max; ARGV[2] window ms; ARGV[3] lockout ms.
+// The two keys must live in one hash slot for Redis Cluster (failKey).
 var failScript = redis.NewScript(`
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -77,7 +89,7 @@ func (r *RedisLimiter) Allow(ctx context.Context, name string, rate, burst int) 
 func (r *RedisLimiter) Locked(ctx context.Context, client string) (time.Duration, error) {
 	var d time.Duration
 	err := r.gate.do(ctx, func(ctx context.Context) (err error) {
-		d, err = r.rdb.PTTL(ctx, r.prefix+"lock:"+client).Result()
+		d, err = r.rdb.PTTL(ctx, r.lockKey(client)).Result()
 		return err
 	})
 	if err != nil || d < 0 {
@@ -90,12 +102,32 @@ func (r *RedisLimiter) Locked(ctx context.Context, client string) (time.Duration
 // window locks it out for lockout.
 func (r *RedisLimiter) Fail(ctx context.Context, client string, max int, window, lockout time.Duration) error {
 	return r.gate.do(ctx, func(ctx context.Context) error {
-		return failScript.Run(ctx, r.rdb, []string{r.prefix + "fail:" + client, r.prefix + "lock:" + client},
+		return failScript.Run(ctx, r.rdb, []string{r.failKey(client), r.lockKey(client)},
 			max, window.Milliseconds(), lockout.Milliseconds()).Err()
 	})
 }
 
+// lockKey names client's lockout; its name is unchanged since the first
+// release, so a lockout in force survives an upgrade.
+func (r *RedisLimiter) lockKey(client string) string { return r.prefix + "lock:" + client }
+
+// failKey names client's failure counter. Its hash tag is the whole lock
+// key, so Redis Cluster puts both keys of failScript in the lock key's slot
+// (a key without a tag hashes whole); a prefix with its own {tag} puts both
+// in that tag's slot. It was prefix + "fail:" + client before Cluster
+// support: counts under the old name are forgotten once, at the upgrade.
+func (r *RedisLimiter) failKey(client string) string {
+	return r.prefix + "fail:{" + r.lockKey(client) + "}"
+}
+
 // MemoryLimiter is the in-process limiter of the embedded mode.
+//
+// Kept instead of a map of golang.org/x/time/rate limiters bounded the same
+// way (BenchmarkMemoryAllow, 8 interleaved rounds, CPU time per call):
+// x/time/rate/this is 1.29 for one hot key, 1.24 refused, 1.76 and 1.38
+// for the same in parallel (all p < 0.01), 1.01–1.05 for 10 000 keys; with
+// a sync.Map instead of the mutex it wins only on many keys in parallel
+// (0.82) and loses the rest by as much. Neither allocates.
 type MemoryLimiter struct {
 	mu    sync.Mutex
 	now   func() time.Time
