@@ -299,9 +299,9 @@ func (a *app) startJobs() (stop func(ctx context.Context)) {
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})
 	go func() { a.watch.Run(watchCtx, 2*time.Second); close(watchDone) }()
-	// Events are numbered within 200 ms of their commit (and at once when
+	// Events are numbered within a second of their commit (and at once when
 	// the feed is read), and pruned past events.retention.
-	go a.actions.Events.Run(watchCtx, 200*time.Millisecond)
+	go a.actions.Events.Run(watchCtx, time.Second)
 
 	return func(ctx context.Context) {
 		stopWorkers()
