@@ -291,12 +291,15 @@ const (
 // following "seq > last" never misses one that committed late; it is NULL
 // until then.
 type Event struct {
-	ID        uint64  `gorm:"primaryKey"`
-	Seq       *uint64 `gorm:"uniqueIndex"`
-	Type      string  `gorm:"size:32;not null"`
-	UserID    uint64  `gorm:"not null;index"`
-	OrderID   uint64  `gorm:"not null;index"` // internal order ID, for the per-order feed
-	Data      string  `gorm:"type:text;not null"`
+	ID     uint64  `gorm:"primaryKey"`
+	Seq    *uint64 `gorm:"uniqueIndex"`
+	Type   string  `gorm:"size:32;not null"`
+	UserID uint64  `gorm:"not null;index"`
+	// Order is the order's public ID, for the per-order feed: known before
+	// the order row is written, so placement can write its event first,
+	// outside the account's row lock.
+	Order     string `gorm:"column:order_ref;size:16;not null;index"`
+	Data      string `gorm:"type:text;not null"`
 	CreatedAt time.Time
 }
 

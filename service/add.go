@@ -48,7 +48,6 @@ type AddResult struct {
 	Order OrderRef `json:"order"`
 }
 
-
 // Add places orders.
 type Add struct {
 	catalog ServiceGetter

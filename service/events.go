@@ -34,9 +34,9 @@ type EventStore interface {
 
 // EventFilter narrows the feed; zero values do not filter.
 type EventFilter struct {
-	UserID  uint64
-	OrderID uint64
-	Type    string
+	UserID uint64
+	Order  string // public ID
+	Type   string
 }
 
 // EventView is one event as the feed shows it.
@@ -99,7 +99,7 @@ func (e *EventLog) orderEvent(typ string, o *model.Order, prev model.Status) mod
 		runs := strconv.FormatInt(st.Runs, 10)
 		d.Status.Runs = &runs
 	}
-	return model.Event{Type: typ, UserID: o.UserID, OrderID: o.ID, Data: mustJSON(d), CreatedAt: e.now()}
+	return model.Event{Type: typ, UserID: o.UserID, Order: o.PublicID, Data: mustJSON(d), CreatedAt: e.now()}
 }
 
 // ticketEvent is a refill.* or cancel.* event.
@@ -110,7 +110,7 @@ func (e *EventLog) ticketEvent(suffix string, t *model.Ticket, orderPublicID str
 	} else {
 		d.Cancel = t.ID
 	}
-	return model.Event{Type: string(t.Type) + "." + suffix, UserID: t.UserID, OrderID: t.OrderID, Data: mustJSON(d),
+	return model.Event{Type: string(t.Type) + "." + suffix, UserID: t.UserID, Order: orderPublicID, Data: mustJSON(d),
 		CreatedAt: e.now()}
 }
 
@@ -212,14 +212,7 @@ func (s *Events) List(ctx context.Context, f EventFilter, orderPublicID string, 
 		if !plausibleOrderID(orderPublicID) {
 			return List[EventView]{Items: []EventView{}}, nil
 		}
-		id, err := s.store.OrderRowID(ctx, orderPublicID)
-		if ErrorCode(err) == ErrNotFound {
-			return List[EventView]{Items: []EventView{}}, nil
-		}
-		if err != nil {
-			return List[EventView]{}, fmt.Errorf("events of order %s: %w", orderPublicID, err)
-		}
-		f.OrderID = id
+		f.Order = orderPublicID
 	}
 	if _, err := s.store.SequenceEvents(ctx); err != nil {
 		return List[EventView]{}, fmt.Errorf("number events: %w", err)

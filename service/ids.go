@@ -1,8 +1,8 @@
 package service
 
 import (
-	"encoding/json"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -155,4 +155,3 @@ func parseTicketID(s string) (uint64, bool) {
 type ItemError struct {
 	Error string `json:"error"`
 }
-

@@ -23,14 +23,14 @@ func insertEvents(tx *gorm.DB, es ...model.Event) error {
 		return nil
 	}
 	var sb strings.Builder
-	sb.WriteString("INSERT INTO events (type, user_id, order_id, data, created_at) VALUES ")
+	sb.WriteString("INSERT INTO events (type, user_id, order_ref, data, created_at) VALUES ")
 	args := make([]any, 0, 5*len(es))
 	for i, e := range es {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
 		sb.WriteString("(?,?,?,?,?)")
-		args = append(args, e.Type, e.UserID, e.OrderID, e.Data, e.CreatedAt)
+		args = append(args, e.Type, e.UserID, e.Order, e.Data, e.CreatedAt)
 	}
 	return tx.Exec(sb.String(), args...).Error
 }
@@ -87,8 +87,8 @@ func (db *DB) ListEvents(ctx context.Context, f service.EventFilter, after uint6
 	if f.UserID != 0 {
 		q = q.Where("user_id = ?", f.UserID)
 	}
-	if f.OrderID != 0 {
-		q = q.Where("order_id = ?", f.OrderID)
+	if f.Order != "" {
+		q = q.Where("order_ref = ?", f.Order)
 	}
 	if f.Type != "" {
 		q = q.Where("type = ?", f.Type)

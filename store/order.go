@@ -31,7 +31,18 @@ func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, newID func() (stri
 		o.PublicID = id
 		o.ID = 0
 		err = db.transact(ctx, func(tx *gorm.DB) error {
+			// The event and the order are written before the debit: the
+			// account's row is locked from the debit to the commit, and a
+			// hot account's orders queue for that lock, so only the debit
+			// and the ledger row (which reads the new balance) are inside
+			// it. A refused debit rolls both back.
 			now := db.now()
+			if err := insertEvents(tx, event(o)); err != nil {
+				return err
+			}
+			if err := tx.Create(o).Error; err != nil {
+				return err
+			}
 			res := tx.Exec("UPDATE users SET balance = balance - ?, updated_at = ? WHERE id = ? AND balance >= ?",
 				o.Charge, now, o.UserID, o.Charge)
 			if res.Error != nil {
@@ -40,15 +51,9 @@ func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, newID func() (stri
 			if res.RowsAffected == 0 {
 				return &service.Error{Code: service.ErrInsufficientFunds, Message: service.MsgNotEnoughFunds}
 			}
-			if err := tx.Create(o).Error; err != nil {
-				return err
-			}
-			if err := tx.Exec(`INSERT INTO ledger_entries (user_id, amount, balance_after, kind, ref, reason, created_at)
+			return tx.Exec(`INSERT INTO ledger_entries (user_id, amount, balance_after, kind, ref, reason, created_at)
 				SELECT id, ?, balance, ?, ?, '', ? FROM users WHERE id = ?`,
-				-o.Charge, model.LedgerCharge, o.PublicID, now, o.UserID).Error; err != nil {
-				return err
-			}
-			return insertEvents(tx, event(o))
+				-o.Charge, model.LedgerCharge, o.PublicID, now, o.UserID).Error
 		})
 		if !errors.Is(err, gorm.ErrDuplicatedKey) {
 			return dbErr(err, "order")

@@ -149,7 +149,7 @@ func TestPlaceOrderRetriesIDCollision(t *testing.T) {
 			for i, want := range []string{"AAAAAAAAAA", "BBBBBBBBBB"} {
 				o := model.Order{UserID: u.ID, SiteID: 1, ServiceID: 1, Link: "l", LinkHash: "h", Quantity: 1, Remains: 1, Charge: 10, Status: model.StatusPending}
 				ev := func(o *model.Order) model.Event {
-					return model.Event{Type: model.EventOrderCreated, UserID: o.UserID, OrderID: o.ID, Data: `{"order":"` + o.PublicID + `"}`}
+					return model.Event{Type: model.EventOrderCreated, UserID: o.UserID, Order: o.PublicID, Data: `{"order":"` + o.PublicID + `"}`}
 				}
 				if err := db.PlaceOrder(ctx, &o, next, ev); err != nil {
 					t.Fatalf("order %d: %v", i, err)
