@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 
 	a := &app{cfg: cfg, log: log, out: out}
 	defer a.close()
-	for _, step := range []func(context.Context) error{a.openDatabase, a.openMetrics, a.openRedis, a.buildActions, a.buildServers} {
+	for _, step := range []func(context.Context) error{a.openDatabase, a.openMetrics, a.openRedis, a.registerLive, a.buildActions, a.buildServers} {
 		if err := step(ctx); err != nil {
 			return err
 		}

@@ -144,10 +144,23 @@ func (a *app) openRedis(ctx context.Context) error {
 	rb := store.NewRedisBus(rdb, a.cfg.Redis.Prefix, brk, store.NewEpochs(a.db, time.Now, a.log), time.Now, a.log)
 	go rb.Run(base)
 	a.bus = rb
+	a.checks["redis"] = brk.Check
+	return nil
+}
+
+// registerLive exports whether this instance uses its caches: 1 while it
+// hears every invalidation (always, in process), 0 while it bypasses them
+// (Redis silent or down, or MySQL without Redis: no bus at all).
+func (a *app) registerLive(context.Context) error {
+	bus := a.bus
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smmapi_cache_invalidation_live",
 		Help: "1 while this instance hears every cache invalidation (caches used), 0 while it bypasses its caches."},
-		func() float64 { return map[bool]float64{true: 1}[rb.Live()] }))
-	a.checks["redis"] = brk.Check
+		func() float64 {
+			if bus != nil && bus.Live() {
+				return 1
+			}
+			return 0
+		}))
 	return nil
 }
 
