@@ -26,8 +26,12 @@ func WithBodyTimeout(d time.Duration) Option {
 }
 
 // bodyDeadline sets the connection's read deadline for the body; a writer
-// that cannot (a test recorder) keeps the server's own read timeout.
+// that cannot (a test recorder) keeps the server's own read timeout. A
+// request without a body (GET with a query) has nothing to wait for.
 func bodyDeadline(c echo.Context, d time.Duration) {
+	if b := c.Request().Body; b == nil || b == http.NoBody {
+		return
+	}
 	if d <= 0 {
 		d = DefaultBodyTimeout
 	}

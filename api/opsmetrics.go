@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"log/slog"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -97,18 +96,11 @@ func (m *OpsMetrics) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect asks the dependencies and sends the (cached) aggregates.
 func (m *OpsMetrics) Collect(ch chan<- prometheus.Metric) {
-	names := make([]string, 0, len(m.checks))
-	for name := range m.checks {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		v := 1.0
-		if m.checks[name](ctx) != nil {
-			v = 0
+	for name, up := range m.checks.run(context.Background(), time.Second) {
+		v := 0.0
+		if up {
+			v = 1
 		}
-		cancel()
 		ch <- prometheus.MustNewConstMetric(m.up, prometheus.GaugeValue, v, name)
 	}
 
@@ -135,7 +127,7 @@ func (m *OpsMetrics) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	st := m.last
-	for _, s := range []model.Status{model.StatusPending, model.StatusInProgress, model.StatusProcessing} {
+	for _, s := range service.OpenStatuses() {
 		ch <- prometheus.MustNewConstMetric(m.open, prometheus.GaugeValue, float64(st.ByStatus[string(s)]), string(s))
 	}
 	// Every state always, so a rule reads 0 rather than nothing.

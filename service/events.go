@@ -132,8 +132,8 @@ func eventRef(id string) OrderRef { return OrderRef{ID: id, Numeric: numericID(i
 
 // publicStatus is an order's public status object.
 func publicStatus(o model.Order, currency string) OrderStatus {
-	return OrderStatus{Charge: o.Charge - o.Refunded, StartCount: o.StartCount, Status: o.Status, Remains: o.Remains,
-		Currency: currency, HasRuns: o.Runs > 0, Runs: o.RunsDone}
+	return statusView(model.OrderState{PublicID: o.PublicID, UserID: o.UserID, Charge: o.Charge, Refunded: o.Refunded,
+		StartCount: o.StartCount, Remains: o.Remains, Status: o.Status, Runs: o.Runs, RunsDone: o.RunsDone}, currency)
 }
 
 // created is the order.created event of a new order.

@@ -85,6 +85,19 @@ func finalStatus(s model.Status) bool {
 	return ok && len(moves) == 0
 }
 
+// OpenStatuses are the statuses of default orders that are not final, in
+// the order of the table's lifecycle (for gauges and their queries).
+func OpenStatuses() []model.Status {
+	var out []model.Status
+	for _, s := range []model.Status{model.StatusPending, model.StatusInProgress, model.StatusProcessing,
+		model.StatusCompleted, model.StatusPartial, model.StatusCanceled} {
+		if !finalStatus(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // refillable reports whether an order in status s may get a refill ticket:
 // it was delivered, fully or in part.
 func refillable(s model.Status) bool {

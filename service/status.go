@@ -99,13 +99,18 @@ func (s *Status) lookup(ctx context.Context, acct Account, ids []string) (Status
 	return out, nil
 }
 
-func (s *Status) view(o model.OrderState) OrderStatus {
+func (s *Status) view(o model.OrderState) OrderStatus { return statusView(o, s.currency) }
+
+// statusView is an order's public status object: the net charge, the
+// counts, runs on drip-feed orders. The status action and the events both
+// build it here.
+func statusView(o model.OrderState, currency string) OrderStatus {
 	return OrderStatus{
 		Charge:     o.Charge - o.Refunded,
 		StartCount: o.StartCount,
 		Status:     o.Status,
 		Remains:    o.Remains,
-		Currency:   s.currency,
+		Currency:   currency,
 		HasRuns:    o.Runs > 0,
 		Runs:       o.RunsDone,
 	}

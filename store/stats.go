@@ -44,7 +44,7 @@ func (db *DB) OrderStats(ctx context.Context) (service.OrderStats, error) {
 	}
 	err := db.g.WithContext(ctx).Model(&model.Order{}).
 		Select("status, forward_state, supplier_id, COUNT(*) AS n, MIN(CASE WHEN runs = 0 THEN id END) AS oldest").
-		Where("status IN ?", []model.Status{model.StatusPending, model.StatusInProgress, model.StatusProcessing}).
+		Where("status IN ?", service.OpenStatuses()).
 		Group("status, forward_state, supplier_id").Scan(&rows).Error
 	if err != nil {
 		return service.OrderStats{}, dbErr(err, "order")
