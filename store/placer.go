@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 
 	"smmapi/model"
 	"smmapi/service"
@@ -250,13 +252,21 @@ func (db *DB) placeBatch(ctx context.Context, reqs []*placeReq) (outcomes []erro
 	err = db.transact(ctx, func(tx *gorm.DB) error {
 		now := db.now()
 		users := make([]uint64, 0, len(reqs))
-		var links []string
+		// The guard's keys, asked as the whole unique key: live_link alone
+		// is its index's last column, and asking by it alone scanned the
+		// orders table (the load harness: add at 0.18 of its ceiling).
+		var keys strings.Builder
+		var keyArgs []any
 		for i, r := range reqs {
 			outcomes[i] = nil
 			r.o.ID = 0
 			users = append(users, r.o.UserID)
 			if r.o.LiveLink != nil {
-				links = append(links, *r.o.LiveLink)
+				if len(keyArgs) > 0 {
+					keys.WriteString(" OR ")
+				}
+				keys.WriteString("(user_id = ? AND service_id = ? AND live_link = ?)")
+				keyArgs = append(keyArgs, r.o.UserID, r.o.ServiceID, *r.o.LiveLink)
 			}
 		}
 		slices.Sort(users)
@@ -276,12 +286,12 @@ func (db *DB) placeBatch(ctx context.Context, reqs []*placeReq) (outcomes []erro
 			bal[a.ID] = a.Balance
 		}
 		taken := map[liveKey]bool{}
-		if len(links) > 0 {
+		if len(keyArgs) > 0 {
 			var rows []struct {
 				UserID, ServiceID uint64
 				LiveLink          string
 			}
-			if err := tx.Table("orders").Select("user_id, service_id, live_link").Where("live_link IN ?", links).
+			if err := tx.Raw("SELECT user_id, service_id, live_link FROM orders WHERE "+keys.String(), keyArgs...).
 				Scan(&rows).Error; err != nil {
 				return err
 			}
@@ -293,9 +303,7 @@ func (db *DB) placeBatch(ctx context.Context, reqs []*placeReq) (outcomes []erro
 		accepted := make([]*model.Order, 0, len(reqs))
 		events := make([]model.Event, 0, len(reqs))
 		debit := map[uint64]model.Money{}
-		var ledger strings.Builder
-		ledger.WriteString("INSERT INTO ledger_entries (user_id, amount, balance_after, kind, ref, reason, created_at) VALUES ")
-		largs := make([]any, 0, 6*len(reqs))
+		ledger := make([][]any, 0, len(reqs))
 		for i, r := range reqs {
 			o := r.o
 			var k liveKey
@@ -315,11 +323,7 @@ func (db *DB) placeBatch(ctx context.Context, reqs []*placeReq) (outcomes []erro
 			}
 			bal[o.UserID] = b - o.Charge
 			debit[o.UserID] += o.Charge
-			if len(accepted) > 0 {
-				ledger.WriteByte(',')
-			}
-			ledger.WriteString("(?,?,?,?,?,'',?)")
-			largs = append(largs, o.UserID, -o.Charge, bal[o.UserID], model.LedgerCharge, o.PublicID, now)
+			ledger = append(ledger, []any{o.UserID, -o.Charge, bal[o.UserID], model.LedgerCharge, o.PublicID, "", now})
 			accepted = append(accepted, o)
 			events = append(events, r.event(o))
 		}
@@ -329,7 +333,7 @@ func (db *DB) placeBatch(ctx context.Context, reqs []*placeReq) (outcomes []erro
 		if err := insertEvents(tx, events...); err != nil {
 			return err
 		}
-		if err := tx.Create(&accepted).Error; err != nil {
+		if err := insertOrders(tx, accepted, now); err != nil {
 			return err
 		}
 		// One statement debits every account of the batch, each by its
@@ -357,7 +361,78 @@ func (db *DB) placeBatch(ctx context.Context, reqs []*placeReq) (outcomes []erro
 		if res.RowsAffected != int64(len(debit)) {
 			return errBalanceMoved
 		}
-		return tx.Exec(ledger.String(), largs...).Error
+		return insertRows(tx, "INSERT INTO ledger_entries (user_id, amount, balance_after, kind, ref, reason, created_at)", ledger)
 	})
 	return outcomes, err
+}
+
+// orderColumns are the orders table's columns a new order writes: every
+// field of model.Order but its ID, read once from GORM's own schema so that
+// a new field is written without touching this file.
+var orderColumns = sync.OnceValues(func() ([]*schema.Field, error) {
+	sch, err := schema.Parse(&model.Order{}, &sync.Map{}, schema.NamingStrategy{})
+	if err != nil {
+		return nil, err
+	}
+	var fs []*schema.Field
+	for _, f := range sch.Fields {
+		if f.DBName != "" && !f.PrimaryKey && f.Creatable {
+			fs = append(fs, f)
+		}
+	}
+	return fs, nil
+})
+
+// insertOrders writes new orders. GORM's Create did the same with a
+// RETURNING of every defaulted column on SQLite, which the profile of a hot
+// account's batches showed as a third of their CPU; the row IDs are not
+// needed (events and the ledger name orders by public ID).
+func insertOrders(tx *gorm.DB, os []*model.Order, now time.Time) error {
+	fs, err := orderColumns()
+	if err != nil {
+		return err
+	}
+	cols := make([]string, len(fs))
+	for i, f := range fs {
+		cols[i] = "`" + f.DBName + "`"
+	}
+	rows := make([][]any, len(os))
+	ctx := tx.Statement.Context
+	for i, o := range os {
+		if o.CreatedAt.IsZero() {
+			o.CreatedAt = now
+		}
+		if o.UpdatedAt.IsZero() {
+			o.UpdatedAt = now
+		}
+		rv := reflect.ValueOf(o).Elem()
+		rows[i] = make([]any, len(fs))
+		for j, f := range fs {
+			rows[i][j], _ = f.ValueOf(ctx, rv)
+		}
+	}
+	return insertRows(tx, "INSERT INTO orders ("+strings.Join(cols, ",")+")", rows)
+}
+
+// insertRows inserts rows (all of one length) with head ("INSERT INTO t
+// (a, b)") in one multi-row statement: one round trip on MySQL, one parse
+// on SQLite. (A prepared one-row statement run per row was no faster on
+// SQLite in the load harness: the driver prepares again on every call.)
+func insertRows(tx *gorm.DB, head string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", len(rows[0])), ",") + ")"
+	var sb strings.Builder
+	sb.WriteString(head)
+	sb.WriteString(" VALUES ")
+	args := make([]any, 0, len(rows)*len(rows[0]))
+	for i, r := range rows {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(row)
+		args = append(args, r...)
+	}
+	return tx.Exec(sb.String(), args...).Error
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"smmapi/model"
 	"smmapi/service"
@@ -123,6 +125,9 @@ func TestPlaceBatchMatchesSequential(t *testing.T) {
 					if nb, ns := countRows(t, db, "orders", batchIDs[i]), countRows(t, db, "orders", seqIDs[i]); nb != ns {
 						t.Errorf("seed %d: account %d: %d orders after the batch, %d one by one", seed, i, nb, ns)
 					}
+					if bo, so := storedOrders(t, db, batchIDs[i]), storedOrders(t, db, seqIDs[i]); bo != so {
+						t.Errorf("seed %d: account %d: orders stored by the batch\n%s\none by one\n%s", seed, i, bo, so)
+					}
 					if nb, ne := countRows(t, db, "orders", batchIDs[i]), countRows(t, db, "events", batchIDs[i]); nb != ne {
 						t.Errorf("seed %d: account %d: %d orders, %d events", seed, i, nb, ne)
 					}
@@ -155,6 +160,30 @@ func mustLedgerExact(t *testing.T, db *DB, user uint64) model.Money {
 		t.Errorf("user %d: balance %d, ledger sum %d", user, bal, sum)
 	}
 	return bal
+}
+
+// storedOrders prints an account's orders as stored, but for what differs
+// by nature between twins (IDs, owner, times).
+func storedOrders(t *testing.T, db *DB, user uint64) string {
+	t.Helper()
+	var os []model.Order
+	if err := db.g.WithContext(context.Background()).Where("user_id = ?", user).Order("link, charge").Find(&os).Error; err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	for _, o := range os {
+		if o.CreatedAt.IsZero() || o.UpdatedAt.IsZero() || len(o.PublicID) != 10 {
+			t.Errorf("order %+v: times or public ID not written", o)
+		}
+		o.ID, o.PublicID, o.UserID, o.CreatedAt, o.UpdatedAt = 0, "", 0, time.Time{}, time.Time{}
+		live := "<nil>"
+		if o.LiveLink != nil {
+			live = *o.LiveLink
+		}
+		o.LiveLink = nil
+		fmt.Fprintf(&sb, "%+v live=%s\n", o, live)
+	}
+	return sb.String()
 }
 
 func countRows(t *testing.T, db *DB, table string, user uint64) int64 {
