@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,20 +30,35 @@ func gcBatches(t *testing.T, s *Server) (commits, orders int64) {
 	return int64(h.GetSampleCount()), int64(h.GetSampleSum())
 }
 
+// gcRig is a server with limits off (the bursts are about placement, not
+// throttling), its database, and a service at 1.0000 per 1000.
+type gcRig struct {
+	s   *Server
+	db  *sql.DB
+	svc string
+}
+
+func gcStart(t *testing.T, env *Env) gcRig {
+	t.Helper()
+	s := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
+	return gcRig{s: s, db: env.DB(t), svc: s.MustService(t, map[string]any{"rate": "1.0000", "min": 1, "max": 10000})}
+}
+
+// gcAdd is the form of an add of 1000 (1.0000) on link p/<link>.
+func (r gcRig) gcAdd(key, link string) url.Values {
+	return url.Values{"key": {key}, "action": {"add"}, "service": {r.svc},
+		"link": {"https://instagram.com/p/" + link}, "quantity": {"1000"}}
+}
+
 // 200 adds at once on one account whose balance covers exactly 100: exactly
 // 100 orders, in fewer commits than orders, balance 0.0000, ledger exact, one
 // order.created event per order.
 func TestGroupCommitHotAccount(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b Backend) {
-		env := MustEnv(t, b)
-		s := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
-		db := env.DB(t)
+		r := gcStart(t, MustEnv(t, b))
+		s, db := r.s, r.db
 		a := ordAccount(t, s, db, "hot", "100")
-		svc := s.MustService(t, map[string]any{"rate": "1.0000", "min": 1, "max": 10000})
-		rs := ordBurst(t, s, 200, func(i int) url.Values {
-			return url.Values{"key": {a.Key}, "action": {"add"}, "service": {svc},
-				"link": {fmt.Sprintf("https://instagram.com/p/hot%d", i)}, "quantity": {"1000"}}
-		})
+		rs := ordBurst(t, s, 200, func(i int) url.Values { return r.gcAdd(a.Key, fmt.Sprint("hot", i)) })
 		ordTallyEqual(t, ordTally(t, rs), map[string]int{"order": 100, "Not enough funds on balance": 100})
 		if got := ordBalance(t, s, a); got != 0 {
 			t.Errorf("balance %s, want 0.0000", ordMoney(got))
@@ -65,19 +81,16 @@ func TestGroupCommitHotAccount(t *testing.T) {
 // batch-mates anything.
 func TestGroupCommitDuplicateLinks(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b Backend) {
-		env := MustEnv(t, b)
-		s := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
-		db := env.DB(t)
+		r := gcStart(t, MustEnv(t, b))
+		s, db := r.s, r.db
 		a := ordAccount(t, s, db, "dup", "1000")
 		c := ordAccount(t, s, db, "other", "1000")
-		svc := s.MustService(t, map[string]any{"rate": "1.0000", "min": 1, "max": 10000})
 		rs := ordBurst(t, s, 120, func(i int) url.Values {
 			key := a.Key
 			if i >= 90 {
 				key = c.Key
 			}
-			return url.Values{"key": {key}, "action": {"add"}, "service": {svc},
-				"link": {fmt.Sprintf("https://instagram.com/p/dup%d", i%30)}, "quantity": {"1000"}}
+			return r.gcAdd(key, fmt.Sprint("dup", i%30))
 		})
 		ordTallyEqual(t, ordTally(t, rs), map[string]int{"order": 60,
 			"You have active order with this link. Please wait until order being completed.": 60})
@@ -98,19 +111,15 @@ func TestGroupCommitDuplicateLinks(t *testing.T) {
 func TestGroupCommitTwoInstances(t *testing.T) {
 	b := mysqlOnly(t, "two instances share a database only on MySQL")
 	env := MustEnv(t, b)
-	s1 := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
+	r := gcStart(t, env)
+	s1, db := r.s, r.db
 	s2 := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0", "SMMAPI_WORKERS_ENABLED=false")
-	db := env.DB(t)
 	a := ordAccount(t, s1, db, "shared", "100")
-	svc := s1.MustService(t, map[string]any{"rate": "1.0000", "min": 1, "max": 10000})
 	out := make([]Response, 200)
 	var wg sync.WaitGroup
 	for half, s := range []*Server{s1, s2} {
 		wg.Go(func() {
-			rs := ordBurst(t, s, 100, func(i int) url.Values {
-				return url.Values{"key": {a.Key}, "action": {"add"}, "service": {svc},
-					"link": {fmt.Sprintf("https://instagram.com/p/two%d-%d", half, i)}, "quantity": {"1000"}}
-			})
+			rs := ordBurst(t, s, 100, func(i int) url.Values { return r.gcAdd(a.Key, fmt.Sprintf("two%d-%d", half, i)) })
 			copy(out[half*100:], rs)
 		})
 	}
@@ -135,10 +144,9 @@ func TestGroupCommitConnectionKilled(t *testing.T) {
 	env := MustEnv(t, b)
 	p := mustFaultProxy(t, mysqlAddr(t, env.Vars["SMMAPI_DATABASE_DSN"]))
 	env.Vars["SMMAPI_DATABASE_DSN"] = viaProxy(t, env.Vars["SMMAPI_DATABASE_DSN"], p.Addr)
-	s := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
-	db := env.DB(t)
+	rig := gcStart(t, env)
+	s, db := rig.s, rig.db
 	a := ordAccount(t, s, db, "cut", "100000")
-	svc := s.MustService(t, map[string]any{"rate": "1.0000", "min": 1, "max": 10000})
 
 	var mu sync.Mutex
 	placed := map[string]bool{}
@@ -156,8 +164,7 @@ func TestGroupCommitConnectionKilled(t *testing.T) {
 				default:
 				}
 				i := seq.Add(1)
-				resp, err := c.PostForm(s.Public+"/api/v2", url.Values{"key": {a.Key}, "action": {"add"}, "service": {svc},
-					"link": {fmt.Sprintf("https://instagram.com/p/cut%d", i)}, "quantity": {"1000"}})
+				resp, err := c.PostForm(s.Public+"/api/v2", rig.gcAdd(a.Key, fmt.Sprint("cut", i)))
 				if err != nil {
 					t.Errorf("add %d: %v", i, err)
 					return
@@ -226,16 +233,11 @@ func TestGroupCommitConnectionKilled(t *testing.T) {
 // (the order, or the active-order refusal when it was placed meanwhile).
 func TestGroupCommitClientLeaves(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b Backend) {
-		env := MustEnv(t, b)
-		s := MustStart(t, env, "SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0")
-		db := env.DB(t)
+		r := gcStart(t, MustEnv(t, b))
+		s, db := r.s, r.db
 		a := ordAccount(t, s, db, "leaver", "10000")
-		svc := s.MustService(t, map[string]any{"rate": "1.0000", "min": 1, "max": 10000})
 		const n = 150
-		form := func(i int) url.Values {
-			return url.Values{"key": {a.Key}, "action": {"add"}, "service": {svc},
-				"link": {fmt.Sprintf("https://instagram.com/p/leave%d", i)}, "quantity": {"1000"}}
-		}
+		form := func(i int) url.Values { return r.gcAdd(a.Key, fmt.Sprint("leave", i)) }
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
