@@ -375,6 +375,12 @@ func dbErr(err error, what string) error {
 // timed out, gone mid-query) from a query that failed.
 func isUnavailable(err error) bool {
 	var ne net.Error
+	var me *mysqldrv.MySQLError
+	// 1040 and 1203: the server refuses new connections (its own or this
+	// user's limit), as unreachable for this request as a refused dial.
+	if errors.As(err, &me) && (me.Number == 1040 || me.Number == 1203) {
+		return true
+	}
 	return errors.Is(err, ErrDown) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysqldrv.ErrInvalidConn) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
