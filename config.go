@@ -33,7 +33,11 @@ type Config struct {
 		MaxOpenConns int    `yaml:"max_open_conns"`
 	} `yaml:"database"`
 	Redis struct {
-		Addr     string `yaml:"addr"`
+		Addr string `yaml:"addr"`
+		// Addrs are seed addresses (comma-separated) of a Redis Cluster
+		// (with Cluster) or of one server; Addr is one server.
+		Addrs    string `yaml:"addrs"`
+		Cluster  bool   `yaml:"cluster"`
 		Password string `yaml:"password"`
 		DB       int    `yaml:"db"`
 		Prefix   string `yaml:"prefix"`
@@ -290,6 +294,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: orders.id_format: unknown format %q (alnum or numeric)", c.Orders.IDFormat)
 	case c.Redis.DB < 0:
 		return errors.New("config: redis.db: must not be negative")
+	case c.Redis.Cluster && c.Redis.Addr == "" && c.Redis.Addrs == "":
+		return errors.New("config: redis.cluster: needs redis.addrs (the cluster's seed addresses)")
+	case c.Redis.Cluster && c.Redis.DB != 0:
+		return errors.New("config: redis.db: a Redis Cluster has only database 0")
 	case c.Limits.KeyRate < 0 || c.Limits.KeyBurst < 0 || c.Limits.IPRate < 0 || c.Limits.IPBurst < 0 || c.Limits.AuthFailures < 0:
 		return errors.New("config: limits: rates, bursts and auth_failures must not be negative")
 	case c.Limits.KeyRate > 1_000_000 || c.Limits.IPRate > 1_000_000:

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -127,10 +128,16 @@ func (a *app) openRedis(ctx context.Context) error {
 	if a.cfg.Database.Driver == store.SQLite {
 		a.bus = store.NewMemoryBus()
 	}
-	if a.cfg.Redis.Addr == "" {
+	rc := store.RedisConfig{Cluster: a.cfg.Redis.Cluster, Password: a.cfg.Redis.Password, DB: a.cfg.Redis.DB}
+	for _, addr := range append(strings.Split(a.cfg.Redis.Addrs, ","), a.cfg.Redis.Addr) {
+		if addr = strings.TrimSpace(addr); addr != "" {
+			rc.Addrs = append(rc.Addrs, addr)
+		}
+	}
+	if len(rc.Addrs) == 0 {
 		return nil
 	}
-	rdb, err := store.OpenRedis(ctx, a.cfg.Redis.Addr, a.cfg.Redis.Password, a.cfg.Redis.DB)
+	rdb, err := store.OpenRedis(ctx, rc)
 	if err != nil {
 		return err
 	}

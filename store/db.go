@@ -5,8 +5,10 @@ package store
 
 import (
 	"context"
+	crand "crypto/rand"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +53,7 @@ type DB struct {
 	probe  *sql.DB  // the breaker's own connection
 	now    func() time.Time
 	lock   *os.File // SQLite: the lock file, referenced so that it stays locked
+	galera bool     // a MariaDB Galera node (wsrep_on)
 }
 
 // Options tunes the connection pool.
@@ -78,6 +81,7 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 	}
 	var dial gorm.Dialector
 	var lock *os.File // the SQLite file's lock, held while the DB lives
+	var galera bool
 	switch drv {
 	case SQLite:
 		var err error
@@ -86,11 +90,19 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 		}
 		dial = sqlite.Open(sqliteDSN(dsn))
 	case MySQL:
-		d, err := mysqlDSN(dsn)
-		if err != nil {
+		var err error
+		if dsn, err = mysqlDSN(dsn); err != nil {
 			return nil, err
 		}
-		dial = mysql.Open(d)
+		if galera, err = detectGalera(ctx, dsn); err != nil {
+			return nil, fmt.Errorf("connect %s: %w", drv, err)
+		}
+		if galera {
+			if dsn, err = withSyncWait(dsn); err != nil {
+				return nil, err
+			}
+		}
+		dial = mysql.Open(dsn)
 	default:
 		return nil, fmt.Errorf("unknown database driver %q", drv)
 	}
@@ -112,10 +124,9 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 		sqlDB.SetConnMaxLifetime(5 * time.Minute)
 		g = g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
 	}
-	db := &DB{g: g, r: g, driver: drv, now: func() time.Time { return now().UTC() }, lock: lock}
+	db := &DB{g: g, r: g, driver: drv, now: func() time.Time { return now().UTC() }, lock: lock, galera: galera}
 	if drv == MySQL {
-		d, _ := mysqlDSN(dsn)
-		if db.brk, db.probe, err = newDBBreaker(d, log); err != nil {
+		if db.brk, db.probe, err = newDBBreaker(dsn, log); err != nil {
 			sqlDB.Close()
 			return nil, err
 		}
@@ -140,7 +151,7 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 			return nil, err
 		}
 	}
-	log.Info("database ready", "driver", drv)
+	log.Info("database ready", "driver", drv, "galera", galera)
 	return db, nil
 }
 
@@ -247,22 +258,13 @@ func (db *DB) migrate(ctx context.Context) error {
 	if db.driver != MySQL {
 		return run(g)
 	}
-	// Several instances may start at once against one MySQL: a named lock
-	// (per database) on one pinned connection serialises their migrations.
-	return g.Connection(func(conn *gorm.DB) error {
-		// Each statement needs a fresh session on the pinned connection: a
-		// reused one replays its SQL, and MariaDB counts nested GET_LOCKs.
-		fresh := func() *gorm.DB { return conn.Session(&gorm.Session{NewDB: true}) }
-		var got int
-		if err := fresh().Raw("SELECT GET_LOCK(CONCAT('smmapi_migrate:', DATABASE()), 60)").Scan(&got).Error; err != nil {
-			return err
-		}
-		if got != 1 {
-			return errors.New("timed out waiting for the migration lock")
-		}
-		defer fresh().Exec("SELECT RELEASE_LOCK(CONCAT('smmapi_migrate:', DATABASE()))")
-		return run(fresh())
-	})
+	// Several instances may start at once, on one server or on several
+	// nodes of a Galera cluster (where GET_LOCK is local to each node): a
+	// lease row serialises their migrations.
+	var id [8]byte
+	_, _ = crand.Read(id[:])
+	l := migrationLock{g: db.g, now: db.now, owner: hex.EncodeToString(id[:])}
+	return l.with(ctx, func() error { return run(g) })
 }
 
 // migrateUserFormat moves the account's order ID format from the old NOT
@@ -343,7 +345,7 @@ func dbErr(err error, what string) error {
 		return service.Errorf(service.ErrNotFound, "%s not found", what)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return service.Errorf(service.ErrConflict, "%s already exists", what)
-	case isUnavailable(err):
+	case isUnavailable(err), retryable(err): // a conflict left to the client: 503, retry later
 		return fmt.Errorf("%w: %v", &service.Error{Code: service.ErrUnavailable, Message: service.MsgUnavailable}, err)
 	}
 	return err
@@ -361,24 +363,28 @@ func isUnavailable(err error) bool {
 		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "broken pipe")
 }
 
-// transact runs fn in a transaction, and again (3 tries in all) when MySQL
-// picked it as a deadlock victim or a lock wait timed out: the transaction
-// was rolled back whole, so running it again is safe.
+// transact runs fn in a transaction, and again when it lost a conflict
+// (retryable: a deadlock victim, a lock wait timeout, a Galera
+// certification conflict): the transaction was rolled back whole, so
+// running it again is safe. Every transaction of the store goes through
+// here. When every attempt lost, the answer is a retryable 503.
 func (db *DB) transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	if db.brk.Open() { // Begin would wait on a silent database; statements are gated
 		return fmt.Errorf("database: %w", ErrDown)
 	}
 	for attempt := 1; ; attempt++ {
 		err := db.g.WithContext(ctx).Transaction(fn)
-		if attempt < 3 && lockConflict(err) {
-			continue
+		if !retryable(err) {
+			return err
 		}
-		return err
+		if attempt >= txAttempts {
+			return errConflicts(attempt, err)
+		}
+		if berr := backoff(ctx, attempt+1); berr != nil {
+			return err
+		}
 	}
 }
 
-// lockConflict reports MySQL's deadlock (1213) and lock wait timeout (1205).
-func lockConflict(err error) bool {
-	var me *mysqldrv.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
-}
+// Galera reports whether the database is a node of a Galera cluster.
+func (db *DB) Galera() bool { return db.galera }
