@@ -28,8 +28,11 @@ type Config struct {
 		Token string `yaml:"token"`
 	} `yaml:"internal"`
 	Database struct {
-		Driver       string `yaml:"driver"`
-		DSN          string `yaml:"dsn"`
+		Driver string `yaml:"driver"`
+		DSN    string `yaml:"dsn"`
+		// FallbackDSNs are other addresses of the same database (nodes of
+		// a Galera cluster), separated by ";", tried when dsn's fails.
+		FallbackDSNs string `yaml:"fallback_dsns"`
 		MaxOpenConns int    `yaml:"max_open_conns"`
 	} `yaml:"database"`
 	Redis struct {
@@ -334,9 +337,20 @@ func (c Config) redacted() Config {
 		c.Secrets.Key = "[set]"
 	}
 	if c.Database.Driver == "mysql" {
-		if at := strings.LastIndex(c.Database.DSN, "@"); at >= 0 {
-			c.Database.DSN = "[redacted]" + c.Database.DSN[at:]
+		c.Database.DSN = redactDSN(c.Database.DSN)
+		ds := strings.Split(c.Database.FallbackDSNs, ";")
+		for i := range ds {
+			ds[i] = redactDSN(ds[i])
 		}
+		c.Database.FallbackDSNs = strings.Join(ds, ";")
 	}
 	return c
+}
+
+// redactDSN drops the user and password of a MySQL DSN.
+func redactDSN(dsn string) string {
+	if at := strings.LastIndex(dsn, "@"); at >= 0 {
+		return "[redacted]" + dsn[at:]
+	}
+	return dsn
 }

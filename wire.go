@@ -71,8 +71,13 @@ func (a *app) close() {
 }
 
 func (a *app) openDatabase(ctx context.Context) error {
-	db, err := store.Open(ctx, a.cfg.Database.Driver, a.cfg.Database.DSN,
-		store.Options{MaxOpenConns: a.cfg.Database.MaxOpenConns, MaxIdleConns: a.cfg.Database.MaxOpenConns, Now: time.Now}, a.log)
+	opt := store.Options{MaxOpenConns: a.cfg.Database.MaxOpenConns, MaxIdleConns: a.cfg.Database.MaxOpenConns, Now: time.Now}
+	for _, d := range strings.Split(a.cfg.Database.FallbackDSNs, ";") {
+		if d = strings.TrimSpace(d); d != "" {
+			opt.FallbackDSNs = append(opt.FallbackDSNs, d)
+		}
+	}
+	db, err := store.Open(ctx, a.cfg.Database.Driver, a.cfg.Database.DSN, opt, a.log)
 	if err != nil {
 		return err
 	}

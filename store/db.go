@@ -63,6 +63,9 @@ type Options struct {
 	// Now is the clock of every time the store writes (required; written
 	// in UTC).
 	Now func() time.Time
+	// FallbackDSNs are the database's other addresses (MySQL), tried in
+	// order when the one in use does not answer.
+	FallbackDSNs []string
 }
 
 // Open connects, migrates the schema (idempotent) and makes sure the main
@@ -82,6 +85,8 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 	var dial gorm.Dialector
 	var lock *os.File // the SQLite file's lock, held while the DB lives
 	var galera bool
+	var dsns []string
+	var fo *failover // several addresses
 	switch drv {
 	case SQLite:
 		var err error
@@ -91,18 +96,16 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 		dial = sqlite.Open(sqliteDSN(dsn))
 	case MySQL:
 		var err error
-		if dsn, err = mysqlDSN(dsn); err != nil {
+		if dsns, galera, err = mysqlDSNs(ctx, append([]string{dsn}, opt.FallbackDSNs...)); err != nil {
 			return nil, err
 		}
-		if galera, err = detectGalera(ctx, dsn); err != nil {
-			return nil, fmt.Errorf("connect %s: %w", drv, err)
-		}
-		if galera {
-			if dsn, err = withSyncWait(dsn); err != nil {
+		dial = mysql.Open(dsns[0])
+		if len(dsns) > 1 {
+			if fo, err = newFailover(dsns, galera, log); err != nil {
 				return nil, err
 			}
+			dial = mysql.New(mysql.Config{DSN: dsns[0], Conn: openFailover(fo)})
 		}
-		dial = mysql.Open(dsn)
 	default:
 		return nil, fmt.Errorf("unknown database driver %q", drv)
 	}
@@ -126,7 +129,11 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 	}
 	db := &DB{g: g, r: g, driver: drv, now: func() time.Time { return now().UTC() }, lock: lock, galera: galera}
 	if drv == MySQL {
-		if db.brk, db.probe, err = newDBBreaker(dsn, log); err != nil {
+		probe := func() (*sql.DB, error) { return sql.Open("mysql", dsns[0]) }
+		if fo != nil {
+			probe = func() (*sql.DB, error) { return openFailover(fo), nil }
+		}
+		if db.brk, db.probe, err = newDBBreaker(probe, log); err != nil {
 			sqlDB.Close()
 			return nil, err
 		}
@@ -223,6 +230,42 @@ func mysqlDSN(dsn string) (string, error) {
 		c.WriteTimeout = 15 * time.Second
 	}
 	return c.FormatDSN(), nil
+}
+
+// mysqlDSNs prepares every address of the database and tells whether it
+// is a Galera cluster (asked of the first node that answers); on Galera
+// every session waits for causality (withSyncWait).
+func mysqlDSNs(ctx context.Context, in []string) ([]string, bool, error) {
+	var out []string
+	for _, d := range in {
+		d, err := mysqlDSN(d)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, d)
+	}
+	var galera bool
+	var errs []error
+	for _, d := range out {
+		var err error
+		if galera, err = detectGalera(ctx, d); err == nil {
+			errs = nil
+			break
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, false, fmt.Errorf("connect mysql: %w", errors.Join(errs...))
+	}
+	for i := range out {
+		if galera {
+			var err error
+			if out[i], err = withSyncWait(out[i]); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	return out, galera, nil
 }
 
 func (db *DB) migrate(ctx context.Context) error {

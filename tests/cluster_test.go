@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -436,4 +437,143 @@ func TestClusterRevocation(t *testing.T) {
 		}
 	}
 	clusterNoRedisErrors(t, ss)
+}
+
+// One Galera node killed (SIGKILL) during a mixed load (add, status, admin
+// PATCH, forwarding to a supplier and its sync) and restarted: every
+// instance has the other nodes as fallback_dsns. No accepted order is lost,
+// none is charged or forwarded twice, the only errors are retryable ones,
+// the node rejoins and every node holds the same ledger, whose invariant
+// holds. Needs the cluster script (it kills and restarts the node).
+func TestClusterNodeLoss(t *testing.T) {
+	c := MustCluster(t)
+	script := "../deploy/cluster/cluster.sh"
+	c.Env.Vars["SMMAPI_SECRETS_KEY"] = randHex(32)
+	c.Env.Secret(c.Env.Vars["SMMAPI_SECRETS_KEY"])
+	fake := newFulFake(t)
+	c.Env.Secret(fake.Key)
+	ss := make([]*Server, len(c.DSNs))
+	for i := range ss {
+		var others []string
+		for k := 1; k < len(c.DSNs); k++ {
+			others = append(others, c.DSNs[(i+k)%len(c.DSNs)])
+		}
+		ss[i] = c.Start(t, i, fulSyncEvery, "SMMAPI_DATABASE_FALLBACK_DSNS="+strings.Join(others, ";"))
+	}
+	sup := fulSupplier(t, ss[0], fake.URL, fake.Key)
+	svc := ss[0].MustService(t, map[string]any{"rate": "1.0000", "min": 1, "max": 10000,
+		"supplier_id": fulNum(sup), "supplier_service": "101"})
+	a := ss[0].MustAccount(t, "alice", "100000")
+
+	var mu sync.Mutex
+	accepted := map[string]bool{}
+	answers := map[string]int{} // what came back, by kind
+	note := func(kind string) { mu.Lock(); answers[kind]++; mu.Unlock() }
+	kind := func(r Response, err error) string {
+		switch {
+		case err != nil:
+			return "transport error"
+		case r.Status != http.StatusOK:
+			return fmt.Sprintf("HTTP %d %s", r.Status, r.Body)
+		}
+		return ""
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s := ss[(w+n)%3]
+				r, err := clusterPost(s, url.Values{"key": {a.Key}, "action": {"add"}, "service": {svc},
+					"link": {fmt.Sprintf("https://instagram.com/p/%d-%d", w, n)}, "quantity": {"100"}})
+				if k := kind(r, err); k != "" {
+					note(k)
+					continue
+				}
+				id, ok := ordAddID(r)
+				if !ok {
+					note(string(r.Body))
+					continue
+				}
+				mu.Lock()
+				accepted[id] = true
+				mu.Unlock()
+				note("order")
+				r, err = clusterPost(ss[(w+n+1)%3], url.Values{"key": {a.Key}, "action": {"status"}, "order": {id}})
+				if k := kind(r, err); k != "" {
+					note("status: " + k)
+				}
+				if n%5 == 0 { // an admin PATCH now and then
+					r, err := provSend(ss[(w+n+2)%3], "PATCH", "/internal/v1/services/"+svc, map[string]any{"name": fmt.Sprint("Followers ", n)})
+					if err != nil || r.Status != http.StatusOK {
+						note(fmt.Sprintf("PATCH: %d %s %v", r.Status, r.Body, err))
+					}
+				}
+			}
+		})
+	}
+	run := func(args ...string) {
+		out, err := exec.Command(script, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("cluster.sh %v: %v\n%s", args, err, out)
+		}
+	}
+	time.Sleep(4 * time.Second)
+	run("kill", "2")
+	time.Sleep(6 * time.Second)
+	run("start", "2") // waits until the node is Synced again
+	time.Sleep(4 * time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("answers during the run: %v", answers)
+	for k := range answers {
+		if k != "order" && !strings.Contains(k, "503") {
+			t.Errorf("%d answers %q: only orders and retryable 503s are expected", answers[k], k)
+		}
+	}
+
+	// Every accepted order forwarded, once.
+	fulWait(t, 60*time.Second, "every order forwarded", func() bool { return fake.Placed() >= len(accepted) })
+	time.Sleep(2 * time.Second) // a late second forward would show now
+	seen := map[string]int{}
+	for _, l := range fake.Links() {
+		seen[l]++
+	}
+	for l, n := range seen {
+		if n > 1 {
+			t.Errorf("%s forwarded %d times", l, n)
+		}
+	}
+	// Every accepted order on every node, each charged once; the node
+	// that was killed holds what the others hold.
+	for i := range c.DSNs {
+		db := c.Node(t, i)
+		ids := map[string]bool{}
+		rows, err := db.Query("SELECT public_id FROM orders")
+		if err != nil {
+			t.Fatalf("node %d: %v", i+1, err)
+		}
+		for rows.Next() {
+			var id string
+			rows.Scan(&id)
+			ids[id] = true
+		}
+		rows.Close()
+		for id := range accepted {
+			if !ids[id] {
+				t.Errorf("node %d: accepted order %s lost", i+1, id)
+			}
+		}
+		if extra := len(ids) - len(accepted); extra != 0 {
+			t.Logf("node %d: %d orders committed whose add was answered with an error", i+1, extra)
+		}
+		ordCheckLedger(t, ss[i], db, a)
+	}
+	c.mustLedgerEveryNode(t)
+	t.Logf("%d orders accepted, %d forwarded", len(accepted), fake.Placed())
 }
