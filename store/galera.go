@@ -96,14 +96,10 @@ func retryable(err error) bool {
 // exponential bound ("full jitter"), cut short by ctx.
 func backoff(ctx context.Context, attempt int) error {
 	bound := min(txBackoff<<min(attempt-2, 16), txBackoffCap)
-	t := time.NewTimer(rand.N(bound) + time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	wait, cancel := context.WithTimeout(ctx, rand.N(bound)+time.Millisecond)
+	defer cancel()
+	<-wait.Done()
+	return ctx.Err()
 }
 
 // errConflicts is the answer once every attempt lost its conflict: a

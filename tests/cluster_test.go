@@ -355,10 +355,10 @@ func TestClusterRedisLimits(t *testing.T) {
 	a := ss[0].MustAccount(t, "alice", "1")
 	// passed sends n requests round-robin over the instances and counts
 	// those let through; the bucket refills one per second meanwhile.
-	passed := func(ss []*Server, n int, send func(s *Server) Response) (int, int) {
+	passed := func(t *testing.T, ss []*Server, n int, send func(t *testing.T, s *Server) Response) (int, int) {
 		start, ok := time.Now(), 0
 		for i := range n {
-			if r := send(ss[i%3]); r.Status == http.StatusOK {
+			if r := send(t, ss[i%3]); r.Status == http.StatusOK {
 				ok++
 			} else {
 				mustTooMany(t, r)
@@ -366,26 +366,28 @@ func TestClusterRedisLimits(t *testing.T) {
 		}
 		return ok, int(time.Since(start)/time.Second) + 1
 	}
-	t.Run("per key", func(t *testing.T) {
-		ss := c.StartAll(t, "SMMAPI_LIMITS_KEY_RATE=1", fmt.Sprint("SMMAPI_LIMITS_KEY_BURST=", burst))
-		ok, refill := passed(ss, burst+6, func(s *Server) Response {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		send func(t *testing.T, s *Server) Response
+	}{
+		{"per key", []string{"SMMAPI_LIMITS_KEY_RATE=1", fmt.Sprint("SMMAPI_LIMITS_KEY_BURST=", burst)}, func(t *testing.T, s *Server) Response {
 			return s.Post(t, "/api/v2", url.Values{"key": {a.Key}, "action": {"balance"}})
+		}},
+		{"per IP", []string{"SMMAPI_LIMITS_TRUSTED_PROXIES=127.0.0.1/32,::1", "SMMAPI_LIMITS_IP_RATE=1", fmt.Sprint("SMMAPI_LIMITS_IP_BURST=", burst)},
+			func(t *testing.T, s *Server) Response {
+				return s.postFrom(t, "198.51.100.7", url.Values{"key": {a.Key}, "action": {"balance"}})
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ss := c.StartAll(t, tc.env...)
+			ok, refill := passed(t, ss, burst+6, tc.send)
+			if ok < burst || ok >= burst+refill || ok == burst+6 {
+				t.Errorf("%d of %d let through, want %d (+%d refilled at most)", ok, burst+6, burst, refill-1)
+			}
+			clusterNoRedisErrors(t, ss)
 		})
-		if ok < burst || ok >= burst+refill || ok == burst+6 {
-			t.Errorf("%d of %d let through, want %d (+%d refilled at most)", ok, burst+6, burst, refill-1)
-		}
-		clusterNoRedisErrors(t, ss)
-	})
-	t.Run("per IP", func(t *testing.T) {
-		ss := c.StartAll(t, "SMMAPI_LIMITS_TRUSTED_PROXIES=127.0.0.1/32,::1", "SMMAPI_LIMITS_IP_RATE=1", fmt.Sprint("SMMAPI_LIMITS_IP_BURST=", burst))
-		ok, refill := passed(ss, burst+6, func(s *Server) Response {
-			return s.postFrom(t, "198.51.100.7", url.Values{"key": {a.Key}, "action": {"balance"}})
-		})
-		if ok < burst || ok >= burst+refill || ok == burst+6 {
-			t.Errorf("%d of %d let through, want %d (+%d refilled at most)", ok, burst+6, burst, refill-1)
-		}
-		clusterNoRedisErrors(t, ss)
-	})
+	}
 	t.Run("lockout", func(t *testing.T) {
 		const attacker = "203.0.113.66"
 		for i := range 6 { // 6 bad keys spread over the instances
