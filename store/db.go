@@ -388,7 +388,7 @@ func dbErr(err error, what string) error {
 		return service.Errorf(service.ErrNotFound, "%s not found", what)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return service.Errorf(service.ErrConflict, "%s already exists", what)
-	case isUnavailable(err), retryable(err): // a conflict left to the client: 503, retry later
+	case isUnavailable(err), retryable(err), nodeLost(err): // 503: retry later
 		return fmt.Errorf("%w: %v", &service.Error{Code: service.ErrUnavailable, Message: service.MsgUnavailable}, err)
 	}
 	return err

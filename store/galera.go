@@ -77,19 +77,22 @@ const (
 
 // retryable reports an error after which the whole transaction was rolled
 // back and may run again: deadlock or certification conflict (1213), lock
-// wait timeout (1205), a node not ready for queries (1047: joining,
-// desynced, outside the primary component) and an error at COMMIT (1180,
-// Galera's when the node lost the cluster mid-commit: nothing committed).
+// wait timeout (1205).
 func retryable(err error) bool {
 	var me *mysqldrv.MySQLError
-	if !errors.As(err, &me) {
-		return false
-	}
-	switch me.Number {
-	case 1213, 1205, 1047, 1180:
-		return true
-	}
-	return false
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}
+
+// nodeLost reports a Galera node that is not ready for queries (1047:
+// joining, desynced, cut off from the primary component) or lost the
+// cluster during COMMIT (1180). Not run again: the node cannot replicate
+// until it is back, and a COMMIT sent just before the loss may have been
+// applied by the other nodes, so a second run could place an order twice.
+// The client gets a retryable 503; fallback_dsns move new connections off
+// the node.
+func nodeLost(err error) bool {
+	var me *mysqldrv.MySQLError
+	return errors.As(err, &me) && (me.Number == 1047 || me.Number == 1180)
 }
 
 // backoff sleeps before attempt (2, 3, …): a random time up to an
