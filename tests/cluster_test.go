@@ -470,6 +470,7 @@ func TestClusterNodeLoss(t *testing.T) {
 	var mu sync.Mutex
 	accepted := map[string]bool{}
 	answers := map[string]int{} // what came back, by kind
+	var unsure []string         // links of adds answered with an error
 	note := func(kind string) { mu.Lock(); answers[kind]++; mu.Unlock() }
 	kind := func(r Response, err error) string {
 		switch {
@@ -491,10 +492,14 @@ func TestClusterNodeLoss(t *testing.T) {
 				default:
 				}
 				s := ss[(w+n)%3]
+				link := fmt.Sprintf("https://instagram.com/p/%d-%d", w, n)
 				r, err := clusterPost(s, url.Values{"key": {a.Key}, "action": {"add"}, "service": {svc},
-					"link": {fmt.Sprintf("https://instagram.com/p/%d-%d", w, n)}, "quantity": {"100"}})
+					"link": {link}, "quantity": {"100"}})
 				if k := kind(r, err); k != "" {
 					note(k)
+					mu.Lock()
+					unsure = append(unsure, link)
+					mu.Unlock()
 					continue
 				}
 				id, ok := ordAddID(r)
@@ -539,6 +544,21 @@ func TestClusterNodeLoss(t *testing.T) {
 		}
 	}
 
+	// A client retries an add answered with an error: it is placed now,
+	// or the guard names the order that was committed all the same, and
+	// either way the link has one order.
+	for _, link := range unsure {
+		r := ordDo(t, ss[0], a.Key, "add", ordForm("service", svc, "link", link, "quantity", "100"))
+		if id, ok := ordAddID(r); ok {
+			accepted[id] = true
+		} else if string(r.Body) != `{"error":"You have active order with this link. Please wait until order being completed."}` {
+			t.Errorf("retried add of %s: %s", link, r.Body)
+		}
+		if n := ordCount(t, c.Node(t, 0), "SELECT COUNT(*) FROM orders WHERE link = ?", link); n != 1 {
+			t.Errorf("%s: %d orders after the retry, want 1", link, n)
+		}
+	}
+
 	// Every accepted order forwarded, once.
 	fulWait(t, 60*time.Second, "every order forwarded", func() bool { return fake.Placed() >= len(accepted) })
 	time.Sleep(2 * time.Second) // a late second forward would show now
@@ -572,7 +592,7 @@ func TestClusterNodeLoss(t *testing.T) {
 			}
 		}
 		if extra := len(ids) - len(accepted); extra != 0 {
-			t.Logf("node %d: %d orders committed whose add was answered with an error", i+1, extra)
+			t.Logf("node %d: %d orders committed whose add was answered with an error (found by its retry)", i+1, extra)
 		}
 		ordCheckLedger(t, ss[i], db, a)
 	}
