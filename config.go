@@ -28,12 +28,19 @@ type Config struct {
 		Token string `yaml:"token"`
 	} `yaml:"internal"`
 	Database struct {
-		Driver       string `yaml:"driver"`
-		DSN          string `yaml:"dsn"`
+		Driver string `yaml:"driver"`
+		DSN    string `yaml:"dsn"`
+		// FallbackDSNs are other addresses of the same database (nodes of
+		// a Galera cluster), separated by ";", tried when dsn's fails.
+		FallbackDSNs string `yaml:"fallback_dsns"`
 		MaxOpenConns int    `yaml:"max_open_conns"`
 	} `yaml:"database"`
 	Redis struct {
-		Addr     string `yaml:"addr"`
+		Addr string `yaml:"addr"`
+		// Addrs are seed addresses (comma-separated) of a Redis Cluster
+		// (with Cluster) or of one server; Addr is one server.
+		Addrs    string `yaml:"addrs"`
+		Cluster  bool   `yaml:"cluster"`
 		Password string `yaml:"password"`
 		DB       int    `yaml:"db"`
 		Prefix   string `yaml:"prefix"`
@@ -300,6 +307,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: orders.id_format: unknown format %q (alnum or numeric)", c.Orders.IDFormat)
 	case c.Redis.DB < 0:
 		return errors.New("config: redis.db: must not be negative")
+	case c.Redis.Cluster && c.Redis.Addr == "" && c.Redis.Addrs == "":
+		return errors.New("config: redis.cluster: needs redis.addrs (the cluster's seed addresses)")
+	case c.Redis.Cluster && c.Redis.DB != 0:
+		return errors.New("config: redis.db: a Redis Cluster has only database 0")
 	case c.Limits.KeyRate < 0 || c.Limits.KeyBurst < 0 || c.Limits.IPRate < 0 || c.Limits.IPBurst < 0 || c.Limits.AuthFailures < 0:
 		return errors.New("config: limits: rates, bursts and auth_failures must not be negative")
 	case c.Limits.KeyRate > 1_000_000 || c.Limits.IPRate > 1_000_000:
@@ -336,9 +347,20 @@ func (c Config) redacted() Config {
 		c.Secrets.Key = "[set]"
 	}
 	if c.Database.Driver == "mysql" {
-		if at := strings.LastIndex(c.Database.DSN, "@"); at >= 0 {
-			c.Database.DSN = "[redacted]" + c.Database.DSN[at:]
+		c.Database.DSN = redactDSN(c.Database.DSN)
+		ds := strings.Split(c.Database.FallbackDSNs, ";")
+		for i := range ds {
+			ds[i] = redactDSN(ds[i])
 		}
+		c.Database.FallbackDSNs = strings.Join(ds, ";")
 	}
 	return c
+}
+
+// redactDSN drops the user and password of a MySQL DSN.
+func redactDSN(dsn string) string {
+	if at := strings.LastIndex(dsn, "@"); at >= 0 {
+		return "[redacted]" + dsn[at:]
+	}
+	return dsn
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -75,10 +76,15 @@ func (a *app) openDatabase(ctx context.Context) error {
 	a.batchSizes = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "smmapi_order_batch_size",
 		Help:    "Orders per group commit of add (1: an order that arrived while no placement was in flight).",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}})
-	db, err := store.Open(ctx, a.cfg.Database.Driver, a.cfg.Database.DSN,
-		store.Options{MaxOpenConns: a.cfg.Database.MaxOpenConns, MaxIdleConns: a.cfg.Database.MaxOpenConns, Now: time.Now,
-			PlaceBatch: a.cfg.Orders.BatchMax, PlaceShards: a.cfg.Orders.BatchShards,
-			OnBatch: func(n int) { a.batchSizes.Observe(float64(n)) }}, a.log)
+	opt := store.Options{MaxOpenConns: a.cfg.Database.MaxOpenConns, MaxIdleConns: a.cfg.Database.MaxOpenConns, Now: time.Now,
+		PlaceBatch: a.cfg.Orders.BatchMax, PlaceShards: a.cfg.Orders.BatchShards,
+		OnBatch: func(n int) { a.batchSizes.Observe(float64(n)) }}
+	for _, d := range strings.Split(a.cfg.Database.FallbackDSNs, ";") {
+		if d = strings.TrimSpace(d); d != "" {
+			opt.FallbackDSNs = append(opt.FallbackDSNs, d)
+		}
+	}
+	db, err := store.Open(ctx, a.cfg.Database.Driver, a.cfg.Database.DSN, opt, a.log)
 	if err != nil {
 		return err
 	}
@@ -135,10 +141,16 @@ func (a *app) openRedis(ctx context.Context) error {
 	if a.cfg.Database.Driver == store.SQLite {
 		a.bus = store.NewMemoryBus()
 	}
-	if a.cfg.Redis.Addr == "" {
+	rc := store.RedisConfig{Cluster: a.cfg.Redis.Cluster, Password: a.cfg.Redis.Password, DB: a.cfg.Redis.DB}
+	for _, addr := range append(strings.Split(a.cfg.Redis.Addrs, ","), a.cfg.Redis.Addr) {
+		if addr = strings.TrimSpace(addr); addr != "" {
+			rc.Addrs = append(rc.Addrs, addr)
+		}
+	}
+	if len(rc.Addrs) == 0 {
 		return nil
 	}
-	rdb, err := store.OpenRedis(ctx, a.cfg.Redis.Addr, a.cfg.Redis.Password, a.cfg.Redis.DB)
+	rdb, err := store.OpenRedis(ctx, rc)
 	if err != nil {
 		return err
 	}

@@ -59,8 +59,12 @@ func (f *Fulfil) forward(ctx context.Context, o model.Order, token string, eps m
 	ep, ok := eps[*o.SupplierID]
 	if !ok {
 		if ep, err = f.suppliers.ForwardEndpoint(ctx, *o.SupplierID); err != nil {
-			if ErrorCode(err) == ErrConflict { // disabled supplier: wait for it
+			switch ErrorCode(err) {
+			case ErrConflict: // disabled supplier: wait for it
 				f.settle(ctx, o, token, model.ForwardQueued, ErrorMessage(err), time.Minute)
+				return
+			case ErrUnavailable: // the database failed a moment (a cluster node lost): not the supplier's fault
+				f.settle(ctx, o, token, model.ForwardQueued, ErrorMessage(err), 5*time.Second)
 				return
 			}
 			f.settle(ctx, o, token, model.ForwardError, "supplier unusable: "+ErrorMessage(err), 0)

@@ -85,6 +85,11 @@ type RedisBus struct {
 	// HeartbeatEvery and LiveFor tune the liveness check; AckWait bounds
 	// how long Publish waits for the other instances to confirm.
 	HeartbeatEvery, LiveFor, AckWait time.Duration
+	// sharded: Redis Cluster, where PUBLISH answers how many subscribers
+	// the one node it reached has; sharded pub/sub (SPUBLISH, Redis 7)
+	// keeps every subscriber of a channel on the node that owns its slot,
+	// so its count is every instance's.
+	sharded bool
 }
 
 // NewRedisBus returns a bus on channel prefix + "events"; call Run. brk
@@ -92,9 +97,25 @@ type RedisBus struct {
 func NewRedisBus(rdb redis.UniversalClient, prefix string, brk *Breaker, epochs *Epochs, now func() time.Time, log *slog.Logger) *RedisBus {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	return &RedisBus{rdb: rdb, channel: prefix + "events", hbChannel: prefix + "events:hb:" + hex.EncodeToString(id[:]),
+	b := &RedisBus{rdb: rdb, channel: prefix + "events", hbChannel: prefix + "events:hb:" + hex.EncodeToString(id[:]),
 		brk: brk, epochs: epochs, log: log, now: now, base: now(),
 		HeartbeatEvery: 250 * time.Millisecond, LiveFor: time.Second, AckWait: time.Second}
+	if _, ok := rdb.(*redis.ClusterClient); ok {
+		// One subscription holds both channels, so both must hash to one
+		// slot: the heartbeat channel's tag is the events channel (a
+		// prefix with its own {tag} decides both), as failKey does.
+		b.sharded = true
+		b.hbChannel = b.channel + ":hb:{" + b.channel + "}" + hex.EncodeToString(id[:])
+	}
+	return b
+}
+
+// send publishes msg on channel and returns how many subscribers got it.
+func (b *RedisBus) send(ctx context.Context, channel, msg string) (int64, error) {
+	if b.sharded {
+		return b.rdb.SPublish(ctx, channel, msg).Result()
+	}
+	return b.rdb.Publish(ctx, channel, msg).Result()
 }
 
 // ErrUnconfirmed reports an invalidation that some instance may not have
@@ -129,7 +150,7 @@ func (b *RedisBus) publish(ctx context.Context, topic string) error {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	ack := b.channel + ":ack:" + hex.EncodeToString(id[:])
-	n, err := b.rdb.Publish(ctx, b.channel, topic+"|"+ack).Result()
+	n, err := b.send(ctx, b.channel, topic+"|"+ack)
 	if err != nil {
 		b.brk.Suspect()
 		return fmt.Errorf("%w: publish: %w", ErrUnconfirmed, err)
@@ -223,7 +244,7 @@ func (b *RedisBus) heartbeats(ctx context.Context) {
 			continue
 		}
 		hctx, cancel := context.WithTimeout(ctx, b.HeartbeatEvery)
-		_ = b.rdb.Publish(hctx, b.hbChannel, "1").Err() // silence is what counts, not the error
+		_, _ = b.send(hctx, b.hbChannel, "1") // silence is what counts, not the error
 		cancel()
 	}
 }
@@ -232,7 +253,12 @@ func (b *RedisBus) heartbeats(ctx context.Context) {
 // heard no heartbeat for LiveFor, so that the next one starts on a fresh
 // connection (go-redis keeps a silent one, since its PING is only written).
 func (b *RedisBus) session(ctx context.Context) {
-	sub := b.rdb.Subscribe(ctx, b.channel, b.hbChannel)
+	var sub *redis.PubSub
+	if b.sharded {
+		sub = b.rdb.SSubscribe(ctx, b.channel, b.hbChannel)
+	} else {
+		sub = b.rdb.Subscribe(ctx, b.channel, b.hbChannel)
+	}
 	defer sub.Close()
 	start := b.since()
 	for ctx.Err() == nil {

@@ -5,8 +5,10 @@ package store
 
 import (
 	"context"
+	crand "crypto/rand"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +54,7 @@ type DB struct {
 	now    func() time.Time
 	lock   *os.File // SQLite: the lock file, referenced so that it stays locked
 	placer *placer  // add's group committer; nil: one transaction per order
+	galera bool     // a MariaDB Galera node (wsrep_on)
 }
 
 // Options tunes the connection pool.
@@ -69,6 +72,9 @@ type Options struct {
 	PlaceShards int
 	// OnBatch, when set, is told the size of every group commit.
 	OnBatch func(n int)
+	// FallbackDSNs are the database's other addresses (MySQL), tried in
+	// order when the one in use does not answer.
+	FallbackDSNs []string
 }
 
 // Open connects, migrates the schema (idempotent) and makes sure the main
@@ -87,6 +93,9 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 	}
 	var dial gorm.Dialector
 	var lock *os.File // the SQLite file's lock, held while the DB lives
+	var galera bool
+	var dsns []string
+	var fo *failover // several addresses
 	switch drv {
 	case SQLite:
 		var err error
@@ -95,11 +104,17 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 		}
 		dial = sqlite.Open(sqliteDSN(dsn))
 	case MySQL:
-		d, err := mysqlDSN(dsn)
-		if err != nil {
+		var err error
+		if dsns, galera, err = mysqlDSNs(ctx, append([]string{dsn}, opt.FallbackDSNs...)); err != nil {
 			return nil, err
 		}
-		dial = mysql.Open(d)
+		dial = mysql.Open(dsns[0])
+		if len(dsns) > 1 {
+			if fo, err = newFailover(dsns, galera, log); err != nil {
+				return nil, err
+			}
+			dial = mysql.New(mysql.Config{DSN: dsns[0], Conn: openFailover(fo)})
+		}
 	default:
 		return nil, fmt.Errorf("unknown database driver %q", drv)
 	}
@@ -121,10 +136,13 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 		sqlDB.SetConnMaxLifetime(5 * time.Minute)
 		g = g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
 	}
-	db := &DB{g: g, r: g, driver: drv, now: func() time.Time { return now().UTC() }, lock: lock}
+	db := &DB{g: g, r: g, driver: drv, now: func() time.Time { return now().UTC() }, lock: lock, galera: galera}
 	if drv == MySQL {
-		d, _ := mysqlDSN(dsn)
-		if db.brk, db.probe, err = newDBBreaker(d, log); err != nil {
+		probe := func() (*sql.DB, error) { return sql.Open("mysql", dsns[0]) }
+		if fo != nil {
+			probe = func() (*sql.DB, error) { return openFailover(fo), nil }
+		}
+		if db.brk, db.probe, err = newDBBreaker(probe, log); err != nil {
 			sqlDB.Close()
 			return nil, err
 		}
@@ -159,7 +177,7 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 		}
 		db.placer = newPlacer(db, shards, opt.PlaceBatch, opt.OnBatch)
 	}
-	log.Info("database ready", "driver", drv)
+	log.Info("database ready", "driver", drv, "galera", galera)
 	return db, nil
 }
 
@@ -233,6 +251,42 @@ func mysqlDSN(dsn string) (string, error) {
 	return c.FormatDSN(), nil
 }
 
+// mysqlDSNs prepares every address of the database and tells whether it
+// is a Galera cluster (asked of the first node that answers); on Galera
+// every session waits for causality (withSyncWait).
+func mysqlDSNs(ctx context.Context, in []string) ([]string, bool, error) {
+	var out []string
+	for _, d := range in {
+		d, err := mysqlDSN(d)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, d)
+	}
+	var galera bool
+	var errs []error
+	for _, d := range out {
+		var err error
+		if galera, err = detectGalera(ctx, d); err == nil {
+			errs = nil
+			break
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, false, fmt.Errorf("connect mysql: %w", errors.Join(errs...))
+	}
+	for i := range out {
+		if galera {
+			var err error
+			if out[i], err = withSyncWait(out[i]); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	return out, galera, nil
+}
+
 func (db *DB) migrate(ctx context.Context) error {
 	g := db.g.WithContext(ctx)
 	run := func(tx *gorm.DB) error {
@@ -266,22 +320,13 @@ func (db *DB) migrate(ctx context.Context) error {
 	if db.driver != MySQL {
 		return run(g)
 	}
-	// Several instances may start at once against one MySQL: a named lock
-	// (per database) on one pinned connection serialises their migrations.
-	return g.Connection(func(conn *gorm.DB) error {
-		// Each statement needs a fresh session on the pinned connection: a
-		// reused one replays its SQL, and MariaDB counts nested GET_LOCKs.
-		fresh := func() *gorm.DB { return conn.Session(&gorm.Session{NewDB: true}) }
-		var got int
-		if err := fresh().Raw("SELECT GET_LOCK(CONCAT('smmapi_migrate:', DATABASE()), 60)").Scan(&got).Error; err != nil {
-			return err
-		}
-		if got != 1 {
-			return errors.New("timed out waiting for the migration lock")
-		}
-		defer fresh().Exec("SELECT RELEASE_LOCK(CONCAT('smmapi_migrate:', DATABASE()))")
-		return run(fresh())
-	})
+	// Several instances may start at once, on one server or on several
+	// nodes of a Galera cluster (where GET_LOCK is local to each node): a
+	// lease row serialises their migrations.
+	var id [8]byte
+	_, _ = crand.Read(id[:])
+	l := migrationLock{g: db.g, now: db.now, owner: hex.EncodeToString(id[:])}
+	return l.with(ctx, func() error { return run(g) })
 }
 
 // migrateUserFormat moves the account's order ID format from the old NOT
@@ -365,7 +410,7 @@ func dbErr(err error, what string) error {
 		return service.Errorf(service.ErrNotFound, "%s not found", what)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return service.Errorf(service.ErrConflict, "%s already exists", what)
-	case isUnavailable(err):
+	case isUnavailable(err), retryable(err), nodeLost(err): // 503: retry later
 		return fmt.Errorf("%w: %v", &service.Error{Code: service.ErrUnavailable, Message: service.MsgUnavailable}, err)
 	}
 	return err
@@ -389,24 +434,28 @@ func isUnavailable(err error) bool {
 		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "broken pipe")
 }
 
-// transact runs fn in a transaction, and again (3 tries in all) when MySQL
-// picked it as a deadlock victim or a lock wait timed out: the transaction
-// was rolled back whole, so running it again is safe.
+// transact runs fn in a transaction, and again when it lost a conflict
+// (retryable: a deadlock victim, a lock wait timeout, a Galera
+// certification conflict): the transaction was rolled back whole, so
+// running it again is safe. Every transaction of the store goes through
+// here. When every attempt lost, the answer is a retryable 503.
 func (db *DB) transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	if db.brk.Open() { // Begin would wait on a silent database; statements are gated
 		return fmt.Errorf("database: %w", ErrDown)
 	}
 	for attempt := 1; ; attempt++ {
 		err := db.g.WithContext(ctx).Transaction(fn)
-		if attempt < 3 && lockConflict(err) {
-			continue
+		if !retryable(err) {
+			return err
 		}
-		return err
+		if attempt >= txAttempts {
+			return errConflicts(attempt, err)
+		}
+		if berr := backoff(ctx, attempt+1); berr != nil {
+			return err
+		}
 	}
 }
 
-// lockConflict reports MySQL's deadlock (1213) and lock wait timeout (1205).
-func lockConflict(err error) bool {
-	var me *mysqldrv.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
-}
+// Galera reports whether the database is a node of a Galera cluster.
+func (db *DB) Galera() bool { return db.galera }

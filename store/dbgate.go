@@ -22,8 +22,9 @@ import (
 // newDBBreaker returns the breaker of a MySQL database: a ping on a
 // connection of its own, so that a pool busy with slow queries is not taken
 // for a database that is down (and the probe never waits for the pool).
-func newDBBreaker(dsn string, log *slog.Logger) (*Breaker, *sql.DB, error) {
-	probe, err := sql.Open("mysql", dsn)
+// conn opens the probe's pool.
+func newDBBreaker(conn func() (*sql.DB, error), log *slog.Logger) (*Breaker, *sql.DB, error) {
+	probe, err := conn()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gorm.io/gorm"
+
 	"smmapi/service"
 )
 
@@ -43,7 +45,11 @@ func NewEpochs(db *DB, now func() time.Time, log *slog.Logger) *Epochs {
 
 // Bump records a change: every instance drops its caches at its next poll.
 func (e *Epochs) Bump(ctx context.Context) error {
-	return e.db.g.WithContext(ctx).Exec("UPDATE cache_epochs SET epoch = epoch + 1 WHERE id = 1").Error
+	// A transaction, for its conflict retries: bumps on two Galera nodes
+	// at once conflict.
+	return e.db.transact(ctx, func(tx *gorm.DB) error {
+		return tx.Exec("UPDATE cache_epochs SET epoch = epoch + 1 WHERE id = 1").Error
+	})
 }
 
 // Fresh reports whether a poll succeeded within FreshFor.

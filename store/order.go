@@ -46,6 +46,11 @@ func (db *DB) placeOne(ctx context.Context, o *model.Order, newID func() (string
 			// and the ledger row (which reads the new balance) are inside
 			// it. A refused debit rolls both back.
 			now := db.now()
+			// A run again after a conflict (transact) inserts afresh: the
+			// rolled-back row's ID may since have been given to another
+			// order (Galera re-steps auto-increments when a node leaves),
+			// and its duplicate key read as the link guard.
+			o.ID = 0
 			if err := insertEvents(tx, event(o)); err != nil {
 				return err
 			}

@@ -5,33 +5,69 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// OpenRedis connects to Redis and checks it answers.
-func OpenRedis(ctx context.Context, addr, password string, db int) (*redis.Client, error) {
-	rdb := redis.NewClient(&redis.Options{
-		Addr: addr, Password: password, DB: db,
-		// Short timeouts and one retry: Redis only gates and throttles, so a
-		// slow or dead Redis must cost a request little before failing open.
-		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond,
-		MaxRetries: 1,
-		// One dial attempt: go-redis's default of 5 with 100 ms pauses made
-		// every call to a refusing Redis cost half a second.
-		DialerRetries: 1,
-		// Deadlines of the caller's context bound the socket I/O too: the
-		// limiter gives each call a few tens of milliseconds (redisGate).
-		ContextTimeoutEnabled: true,
-	})
+// RedisConfig says which Redis to use: one server (Addrs has one address)
+// or a Redis Cluster (Cluster, Addrs its seeds).
+type RedisConfig struct {
+	Addrs    []string
+	Cluster  bool
+	Password string
+	DB       int
+}
+
+// OpenRedis connects to Redis (one server or a cluster) and checks it
+// answers.
+func OpenRedis(ctx context.Context, c RedisConfig) (redis.UniversalClient, error) {
+	// Short timeouts and one retry: Redis only gates and throttles, so a
+	// slow or dead Redis must cost a request little before failing open.
+	// One dial attempt: go-redis's default of 5 with 100 ms pauses made
+	// every call to a refusing Redis cost half a second. Deadlines of the
+	// caller's context bound the socket I/O too: the limiter gives each
+	// call a few tens of milliseconds (redisGate).
+	const timeout = 500 * time.Millisecond
+	var rdb redis.UniversalClient
+	if c.Cluster {
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: c.Addrs, Password: c.Password,
+			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
+			MaxRetries: 1, DialerRetries: 1, ContextTimeoutEnabled: true,
+			// A MOVED or ASK (a slot migrating, a failover) is followed
+			// within the same call.
+			MaxRedirects: 3,
+		})
+	} else {
+		rdb = redis.NewClient(&redis.Options{
+			Addr: c.Addrs[0], Password: c.Password, DB: c.DB,
+			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
+			MaxRetries: 1, DialerRetries: 1, ContextTimeoutEnabled: true,
+		})
+	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		rdb.Close()
-		return nil, fmt.Errorf("connect redis %s: %w", addr, err)
+		return nil, fmt.Errorf("connect redis %s: %w", strings.Join(c.Addrs, ","), err)
+	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		// PING reaches one node; the cluster must also cover every slot,
+		// or some keys (limits, lockouts) would fail.
+		info, err := cc.ClusterInfo(pctx).Result()
+		if err != nil || !strings.Contains(info, "cluster_state:ok") {
+			rdb.Close()
+			return nil, fmt.Errorf("redis cluster %s is not ok: %v %s", strings.Join(c.Addrs, ","), err, firstLine(info))
+		}
 	}
 	return rdb, nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSpace(line)
 }
 
 // NewRedisBreaker returns the breaker of rdb: PING with a short timeout.

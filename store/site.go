@@ -14,6 +14,7 @@ var _ service.SiteStore = (*DB)(nil)
 // CreateSite inserts a child site and its domains in one transaction.
 func (db *DB) CreateSite(ctx context.Context, s *model.Site, domains []string) error {
 	err := db.transact(ctx, func(tx *gorm.DB) error {
+		s.ID = 0 // a run again after a conflict inserts afresh (see PlaceOrder)
 		if err := tx.Create(s).Error; err != nil {
 			return dbErr(err, "site")
 		}

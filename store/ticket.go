@@ -15,6 +15,7 @@ var _ service.TicketStore = (*DB)(nil)
 // ticket of the same type for the same order, even between instances.
 func (db *DB) OpenTicket(ctx context.Context, t *model.Ticket, event func(*model.Ticket) model.Event) error {
 	return dbErr(db.transact(ctx, func(tx *gorm.DB) error {
+		t.ID = 0 // a run again after a conflict inserts afresh (see PlaceOrder)
 		if err := tx.Create(t).Error; err != nil {
 			return err
 		}

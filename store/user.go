@@ -21,7 +21,10 @@ var (
 func (db *DB) CreateUser(ctx context.Context, u *model.User) error {
 	// In a transaction of its own so that the insert is retried if
 	// concurrent inserts of one name deadlock on the unique index.
-	return dbErr(db.transact(ctx, func(tx *gorm.DB) error { return tx.Create(u).Error }), "username")
+	return dbErr(db.transact(ctx, func(tx *gorm.DB) error {
+		u.ID = 0 // a run again after a conflict inserts afresh (see PlaceOrder)
+		return tx.Create(u).Error
+	}), "username")
 }
 
 // User returns one account.
@@ -94,6 +97,7 @@ func (db *DB) AdjustBalance(ctx context.Context, e *model.LedgerEntry) error {
 		if err := tx.Raw("SELECT balance FROM users WHERE id = ?", e.UserID).Row().Scan(&e.BalanceAfter); err != nil {
 			return err
 		}
+		e.ID = 0 // a run again after a conflict inserts afresh (see PlaceOrder)
 		return tx.Create(e).Error
 	})
 	return dbErr(err, "user")

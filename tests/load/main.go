@@ -31,6 +31,7 @@ type options struct {
 	backend       string
 	mysqlDSN      string
 	redis         string
+	redisCluster  bool
 	orders        int
 	scalingOrders int
 	duration      time.Duration
@@ -65,6 +66,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.backend, "backend", "sqlite", "sqlite (embedded) or mysql (MySQL/MariaDB + Redis)")
 	fs.StringVar(&o.mysqlDSN, "mysql-dsn", "root@tcp(127.0.0.1:3306)/test", "root DSN; the run creates and drops its own database")
 	fs.StringVar(&o.redis, "redis", "127.0.0.1:6379", "Redis address (mysql backend); the run uses its own key prefix")
+	fs.BoolVar(&o.redisCluster, "redis-cluster", false, "-redis is a Redis Cluster's comma-separated seeds (deploy/cluster/cluster.sh); -mysql-dsn may then be a Galera node")
 	fs.IntVar(&o.orders, "orders", 100_000, "existing orders before the run")
 	fs.IntVar(&o.scalingOrders, "scaling-orders", 1_000_000, "existing orders of the -scaling run's second half")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario")

@@ -138,7 +138,10 @@ func (h *harness) start(ctx context.Context) error {
 		if err := h.checkRedis(ctx); err != nil {
 			return err
 		}
-		env = append(env, "SMMAPI_REDIS_ADDR="+h.o.redis, "SMMAPI_REDIS_PREFIX="+h.prefix)
+		env = append(env, "SMMAPI_REDIS_ADDRS="+h.o.redis, "SMMAPI_REDIS_PREFIX="+h.prefix)
+		if h.o.redisCluster {
+			env = append(env, "SMMAPI_REDIS_CLUSTER=true")
+		}
 	default:
 		return fmt.Errorf("-backend %q: sqlite or mysql", h.driver)
 	}
@@ -247,17 +250,27 @@ func parseSize(s string) (int64, error) {
 
 // checkRedis pings Redis and removes the run's keys at the end.
 func (h *harness) checkRedis(ctx context.Context) error {
-	rdb := redis.NewClient(&redis.Options{Addr: h.o.redis})
+	var rdb redis.UniversalClient = redis.NewClient(&redis.Options{Addr: h.o.redis})
+	if h.o.redisCluster {
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(h.o.redis, ",")})
+	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
 		return fmt.Errorf("redis %s: %w", h.o.redis, err)
 	}
 	h.prefix = "smmapi:load:" + randHex(6) + ":"
 	h.defer_(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, h.prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
+		del := func(ctx context.Context, n *redis.Client) error {
+			iter := n.Scan(ctx, 0, h.prefix+"*", 1000).Iterator()
+			for iter.Next(ctx) {
+				n.Del(ctx, iter.Val())
+			}
+			return iter.Err()
+		}
+		if c, ok := rdb.(*redis.ClusterClient); ok {
+			c.ForEachMaster(context.Background(), del)
+		} else {
+			del(context.Background(), rdb.(*redis.Client))
 		}
 		rdb.Close()
 	})
