@@ -69,7 +69,7 @@ func (db *DB) placeOne(ctx context.Context, o *model.Order, newID func() (string
 				SELECT id, ?, balance, ?, ?, '', ? FROM users WHERE id = ?`,
 				-o.Charge, model.LedgerCharge, o.PublicID, now, o.UserID).Error
 		})
-		if err != nil && isUnavailable(err) {
+		if err != nil && (isUnavailable(err) || nodeLost(err)) {
 			if ok, _ := db.committed(ctx, err, []string{o.PublicID}); ok {
 				return nil
 			}

@@ -166,7 +166,7 @@ func (p *placer) commit(batch []*placeReq) {
 		reqs = append(reqs, r)
 	}
 	outcomes, err := p.db.placeBatch(ctx, reqs)
-	if err != nil && isUnavailable(err) {
+	if err != nil && (isUnavailable(err) || nodeLost(err)) {
 		var ids []string
 		for i, r := range reqs {
 			if outcomes[i] == nil {
