@@ -206,6 +206,7 @@ func (a *app) buildActions(context.Context) error {
 		Fulfil:       fulfil,
 	}
 	a.actions.Subscriptions = service.NewSubscriptions(db, a.actions.Orders, events, a.metrics, now, log, service.NewOrderIDIn)
+	fulfil.Posts = a.actions.Subscriptions
 	a.workers = service.NewWorkers(fulfil, a.actions.Subscriptions, log)
 	a.actions.Add.OnQueued = a.workers.Kick
 	if a.bus != nil {

@@ -324,6 +324,35 @@ func ParseSupplierStatus(s string) model.Status {
 	return ""
 }
 
+// ParseSupplierSubStatus maps the spellings suppliers use for a
+// subscription's status; "" for one it does not know.
+func ParseSupplierSubStatus(s string) model.Status {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "active", "in progress", "running", "pending":
+		return model.StatusActive
+	case "paused", "pause", "stopped":
+		return model.StatusPaused
+	case "completed", "complete", "done", "finished":
+		return model.StatusCompleted
+	case "expired":
+		return model.StatusExpired
+	case "canceled", "cancelled", "refunded":
+		return model.StatusCanceled
+	}
+	return ""
+}
+
+// SupplierSubCommand turns a supplier's report on a subscription into a
+// command: its status, unless this subscription is paused for funds here
+// (only the balance lifts that pause, whatever the supplier says).
+func SupplierSubCommand(o model.Order, st SupplierReport) OrderCommand {
+	to := ParseSupplierSubStatus(st.Text)
+	if to == model.StatusActive && o.Status == model.StatusPaused && o.PauseReason == model.PauseFunds {
+		to = ""
+	}
+	return OrderCommand{By: ActorSupplier, Status: to}
+}
+
 // ticketMoves is the tickets' transition table: an admin forwards, completes
 // or rejects an open ticket; the supplier settles a forwarded one.
 var ticketMoves = map[model.TicketStatus]map[model.TicketStatus]Actor{

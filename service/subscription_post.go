@@ -34,6 +34,8 @@ type SubscriptionStore interface {
 	// DueSubscriptions returns subscriptions past their expiry and those
 	// paused for funds whose account covers a post now.
 	DueSubscriptions(ctx context.Context, now time.Time, limit int) (expired, funded []string, err error)
+	// ChildKeys returns the ChildKeys of a subscription's children.
+	ChildKeys(ctx context.Context, parentID uint64) (map[string]bool, error)
 	ChangeOrder(ctx context.Context, publicID string, fn func(*model.Order) (OrderChange, error)) (model.Order, error)
 }
 

@@ -113,15 +113,14 @@ func (db *DB) DueSubscriptions(ctx context.Context, now time.Time, limit int) (e
 	return expired, funded, dbErr(err, "order")
 }
 
-// ParentOrders returns the subscriptions with these row IDs, by ID.
-func (db *DB) ParentOrders(ctx context.Context, ids []uint64) (map[uint64]model.Order, error) {
-	var os []model.Order
-	if err := db.g.WithContext(ctx).Where("id IN ?", ids).Find(&os).Error; err != nil {
-		return nil, dbErr(err, "order")
+// ChildKeys returns the ChildKeys of a subscription's children.
+func (db *DB) ChildKeys(ctx context.Context, parentID uint64) (map[string]bool, error) {
+	var keys []string
+	err := db.g.WithContext(ctx).Model(&model.Order{}).Where("parent_id = ? AND child_key IS NOT NULL", parentID).
+		Pluck("child_key", &keys).Error
+	out := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		out[k] = true
 	}
-	out := make(map[uint64]model.Order, len(os))
-	for _, o := range os {
-		out[o.ID] = o
-	}
-	return out, nil
+	return out, dbErr(err, "order")
 }

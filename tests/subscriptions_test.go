@@ -289,8 +289,8 @@ func TestSubscriptionPostErrors(t *testing.T) {
 		before := admSnapshot(t, r.s, r.db, a, id)
 		cases := []struct {
 			name, id string
-			body any
-			want int
+			body     any
+			want     int
 		}{
 			{"quantity under min", id, map[string]any{"link": "https://x.example/p", "quantity": 99}, 400},
 			{"quantity over max", id, map[string]any{"link": "https://x.example/p", "quantity": 201}, 400},
@@ -431,6 +431,92 @@ func TestSubscriptionExpiryTwoInstances(t *testing.T) {
 			if n := ordCount(t, db, "SELECT COUNT(*) FROM events WHERE order_ref = ? AND data LIKE ?", id, `%"Expired"%`); n != 1 {
 				t.Errorf("%s: %d Expired events", id, n)
 			}
+		}
+		mustLedgerMatches(t, s1, a.ID)
+	})
+}
+
+// TestSubscriptionSupplier: a subscription on a supplier's Subscriptions
+// service is forwarded with its parameters and followed over several sync
+// rounds (two instances on MySQL): the supplier's posts and children
+// become ours, each child once, followed like any forwarded order; the
+// supplier's end refunds the posts it did not deliver.
+func TestSubscriptionSupplier(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b Backend) {
+		env := fulEnv(t, b)
+		s1 := MustStart(t, env, fulSyncEvery)
+		s2 := s1
+		if b.MySQLDSN != "" {
+			s2 = MustStart(t, env, fulSyncEvery)
+		}
+		db := env.DB(t)
+		fake := newFulFake(t)
+		fake.NumericIDs = true
+		env.Secret(fake.Key)
+		sup := fulSupplier(t, s1, fake.URL, fake.Key)
+		svc := s1.MustService(t, map[string]any{"type": "Subscriptions", "rate": subRate, "min": 100, "max": 1000,
+			"supplier_id": fulNum(sup), "supplier_service": "101"})
+		a := s1.MustAccount(t, "subsup", "10.0000")
+		exp := time.Now().UTC().Add(240 * time.Hour).Format("02/01/2006")
+		id := mustAdd(t, s1, a.Key, ordForm("service", svc, "username", "https://instagram.com/alice", "min", "100",
+			"max", "200", "posts", "3", "old_posts", "1", "delay", "30", "expiry", exp, "link", "https://ignored", "quantity", "7"))
+		upID := fmt.Sprint(fulForwarded(t, s1, id)["supplier_order"])
+		up, _ := fake.Order(upID)
+		want := map[string]string{"action": "add", "service": "101", "username": "https://instagram.com/alice", "min": "100",
+			"max": "200", "posts": "3", "old_posts": "1", "delay": "30", "expiry": exp}
+		if fmt.Sprint(up.Form) != fmt.Sprint(want) {
+			t.Errorf("forwarded %v, want %v", up.Form, want)
+		}
+		fake.Set(upID, "Active", nil, nil)
+
+		// Round after round the supplier reports more children; both
+		// instances sync them.
+		var ups []string
+		for round, n := range []int{1, 0, 2} {
+			for range n {
+				ups = append(ups, fake.Deliver(upID))
+			}
+			srv := []*Server{s1, s2}[round%2]
+			fulWait(t, 20*time.Second, fmt.Sprintf("round %d", round), func() bool {
+				st := subStatus(t, srv, a.Key, id)
+				return st["posts"] == fmt.Sprint(len(ups)) && len(st["orders"].([]any)) == len(ups)
+			})
+		}
+		if n := ordCount(t, db, "SELECT COUNT(*) FROM orders WHERE parent_id = ?", ordRowID(t, db, id)); n != len(ups) {
+			t.Errorf("%d children, want %d", n, len(ups))
+		}
+		kids := subStatus(t, s1, a.Key, id)["orders"].([]any)
+		for i, k := range kids {
+			got := getOrder(t, s1, fmt.Sprint(k))
+			if got["supplier_order"] != ups[i] || got["forward_state"] != "sent" || got["charge"] != "0.0000" {
+				t.Errorf("child %d: %v, want supplier order %s, sent, charge 0.0000", i, got, ups[i])
+			}
+		}
+		// A child is followed like any forwarded order.
+		fake.Set(ups[0], "Completed", "10", "0")
+		fulWaitOrder(t, s1, fmt.Sprint(kids[0]), 20*time.Second, "child completed", func(o map[string]any) bool {
+			return o["status"] == "Completed"
+		})
+		if rid := mustRefill(t, s1, a.Key, fmt.Sprint(kids[0])); rid <= 0 {
+			t.Errorf("refill of a supplier's child: %d", rid)
+		}
+		// The supplier pauses it, then it expires with 1 of its 4 paid
+		// posts not delivered: 0.5000 back, once.
+		fake.Set(upID, "Paused", nil, nil)
+		fulWait(t, 20*time.Second, "paused", func() bool { return subStatus(t, s2, a.Key, id)["status"] == "Paused" })
+		charge := units(t, subStatus(t, s1, a.Key, id)["charge"])
+		fake.Set(upID, "Expired", nil, nil)
+		fulWait(t, 20*time.Second, "expired", func() bool { return subStatus(t, s1, a.Key, id)["status"] == "Expired" })
+		n, refund := refundRows(t, db, id)
+		if n != 1 || refund != 5000 {
+			t.Errorf("%d refund rows of %s, want one of 0.5000", n, ordMoney(refund))
+		}
+		smart := float64(charge) * (1 - float64(len(ups))/4)
+		if d := smart - float64(refund); d > 1 || d < -1 {
+			t.Errorf("SmartPanel refund %.0f, ours %d", smart, refund)
+		}
+		if fake.Adds() != 1 {
+			t.Errorf("%d adds at the supplier, want 1", fake.Adds())
 		}
 		mustLedgerMatches(t, s1, a.ID)
 	})
