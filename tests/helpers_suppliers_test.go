@@ -50,7 +50,7 @@ type fulFakeOrder struct {
 	Lost       bool // status answers {"error":"Incorrect order ID"}
 	// Extra fields of its status answer (a subscription's posts, orders).
 	Extra map[string]any
-	asked      int  // status requests that named it
+	asked int // status requests that named it
 }
 
 // fulFake is the scripted supplier.

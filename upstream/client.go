@@ -254,11 +254,11 @@ func (c *Client) Status(ctx context.Context, sup service.SupplierEndpoint, ids [
 // parseStatus reads one status object tolerantly.
 func parseStatus(r json.RawMessage) service.UpstreamStatus {
 	var s struct {
-		Status     flexString `json:"status"`
-		StartCount flexString `json:"start_count"`
-		Remains    flexString `json:"remains"`
-		Error      *string    `json:"error"`
-		Posts      flexString `json:"posts"`
+		Status     flexString      `json:"status"`
+		StartCount flexString      `json:"start_count"`
+		Remains    flexString      `json:"remains"`
+		Error      *string         `json:"error"`
+		Posts      flexString      `json:"posts"`
 		Orders     json.RawMessage `json:"orders"`
 	}
 	if err := json.Unmarshal(r, &s); err != nil {
