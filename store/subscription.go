@@ -89,17 +89,20 @@ func (db *DB) insertChild(tx *gorm.DB, c *model.Order) error {
 	if c.Charge == 0 {
 		return nil
 	}
-	res := tx.Exec("UPDATE users SET balance = balance - ?, updated_at = ? WHERE id = ? AND balance >= ?",
-		c.Charge, now, c.UserID, c.Charge)
+	// Conditional even under the row lock AddPost holds: never an overdraft.
+	res := tx.Model(&model.User{}).Where("id = ? AND balance >= ?", c.UserID, c.Charge).
+		Updates(map[string]any{"balance": gorm.Expr("balance - ?", c.Charge), "updated_at": now})
 	if res.Error != nil {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
 		return &service.Error{Code: service.ErrInsufficientFunds, Message: service.MsgNotEnoughFunds}
 	}
-	return tx.Exec(`INSERT INTO ledger_entries (user_id, amount, balance_after, kind, ref, reason, created_at)
-		SELECT id, ?, balance, ?, ?, '', ? FROM users WHERE id = ?`,
-		-c.Charge, model.LedgerCharge, c.PublicID, now, c.UserID).Error
+	e := &model.LedgerEntry{UserID: c.UserID, Amount: -c.Charge, Kind: model.LedgerCharge, Ref: c.PublicID, CreatedAt: now}
+	if err := tx.Raw("SELECT balance FROM users WHERE id = ?", c.UserID).Row().Scan(&e.BalanceAfter); err != nil {
+		return err
+	}
+	return tx.Create(e).Error
 }
 
 // DueSubscriptions returns up to limit subscriptions the worker must look
