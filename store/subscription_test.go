@@ -27,7 +27,12 @@ func TestAddPostChildOnce(t *testing.T) {
 			ev := func(o *model.Order) model.Event {
 				return model.Event{Type: model.EventOrderCreated, UserID: o.UserID, Order: o.PublicID, Data: "{}"}
 			}
-			if err := db.PlaceOrder(ctx, &sub, func() (string, error) { return "SUBSCRIPT1", nil }, ev); err != nil {
+			err := db.PlaceOrder(ctx, &sub, func() (string, error) { return "SUBSCRIPT1", nil }, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Placement need not give the row ID back (group commit): ask.
+			if sub.ID, err = db.OrderRowID(ctx, sub.PublicID); err != nil {
 				t.Fatal(err)
 			}
 			var seq atomic.Int64
