@@ -225,7 +225,9 @@ func (a *app) buildActions(context.Context) error {
 		Suppliers:    suppliers,
 		Fulfil:       fulfil,
 	}
-	a.workers = service.NewWorkers(fulfil, log)
+	a.actions.Subscriptions = service.NewSubscriptions(db, a.actions.Orders, events, a.metrics, now, log, service.NewOrderIDIn)
+	fulfil.Posts = a.actions.Subscriptions
+	a.workers = service.NewWorkers(fulfil, a.actions.Subscriptions, log)
 	a.actions.Add.OnQueued = a.workers.Kick
 	if a.bus != nil {
 		a.bus.OnEvent(func(topic string) {
@@ -319,10 +321,10 @@ func (a *app) startJobs() (stop func(ctx context.Context)) {
 		close(workersDone)
 		log.Info("workers switched off on this instance")
 	case a.sealer == nil:
-		close(workersDone)
+		go func() { a.workers.Run(wctx, false); close(workersDone) }()
 		log.Warn("secrets.key is not configured: forwarding to suppliers is paused")
 	default:
-		go func() { a.workers.Run(wctx); close(workersDone) }()
+		go func() { a.workers.Run(wctx, true); close(workersDone) }()
 		// Balances are read only: nothing to wait for at stop.
 		floors, _ := service.ParseBalanceFloors(cfg.Suppliers.BalanceFloor) // checked by Validate
 		go service.NewBalanceWatch(a.actions.Suppliers, a.ops, floors, log).Run(wctx, time.Duration(cfg.Suppliers.BalanceInterval))

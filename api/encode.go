@@ -58,6 +58,9 @@ func appendStatusList(b []byte, l service.StatusList) []byte {
 // appendOrderStatus writes one order's status object, fields in the wire's
 // order; runs last, on drip-feed orders only.
 func appendOrderStatus(b []byte, s service.OrderStatus) []byte {
+	if s.Sub {
+		return appendSubStatus(b, s)
+	}
 	b = append(b, `{"charge":"`...)
 	b = s.Charge.AppendText(b)
 	b = append(b, `","start_count":"`...)
@@ -73,6 +76,33 @@ func appendOrderStatus(b []byte, s service.OrderStatus) []byte {
 		b = strconv.AppendInt(b, s.Runs, 10)
 		b = append(b, '"')
 	}
+	return append(b, '}')
+}
+
+// appendSubStatus writes a subscription's status object: charge, status,
+// expiry (null when none), posts, the children oldest first, currency.
+func appendSubStatus(b []byte, s service.OrderStatus) []byte {
+	b = append(b, `{"charge":"`...)
+	b = s.Charge.AppendText(b)
+	b = append(b, `","status":`...)
+	b = appendJSONString(b, string(s.Status))
+	b = append(b, `,"expiry":`...)
+	if s.Expiry == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONString(b, s.Expiry)
+	}
+	b = append(b, `,"posts":"`...)
+	b = strconv.AppendInt(b, s.Posts, 10)
+	b = append(b, `","orders":[`...)
+	for i, r := range s.Orders {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendOrderRef(b, r)
+	}
+	b = append(b, `],"currency":`...)
+	b = appendJSONString(b, s.Currency)
 	return append(b, '}')
 }
 

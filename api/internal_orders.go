@@ -15,6 +15,7 @@ func (h *internalAPI) orderRoutes(g *echo.Group) {
 	g.GET("/orders", h.listOrders)
 	g.GET("/orders/:id", h.getOrder)
 	g.PATCH("/orders/:id", h.patchOrder)
+	g.POST("/orders/:id/posts", h.recordPost)
 	g.GET("/tickets", h.listTickets)
 	g.POST("/tickets/:id/decision", h.decideTicket)
 }
@@ -62,6 +63,15 @@ func (h *internalAPI) patchOrder(c echo.Context) error {
 	}
 	out, err := h.a.Orders.Patch(c.Request().Context(), c.Param("id"), in)
 	return respond(c, http.StatusOK, out, err)
+}
+
+func (h *internalAPI) recordPost(c echo.Context) error {
+	var in service.PostInput
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	out, err := h.a.Subscriptions.RecordPost(c.Request().Context(), c.Param("id"), in)
+	return respond(c, http.StatusCreated, out, err)
 }
 
 func (h *internalAPI) listTickets(c echo.Context) error {

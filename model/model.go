@@ -110,6 +110,11 @@ const (
 	StatusCompleted  Status = "Completed"
 	StatusPartial    Status = "Partial"
 	StatusCanceled   Status = "Canceled"
+
+	// Subscriptions only (Completed and Canceled are shared).
+	StatusActive  Status = "Active"
+	StatusPaused  Status = "Paused"
+	StatusExpired Status = "Expired"
 )
 
 // OrderType says which lifecycle an order follows: its row set in the
@@ -121,6 +126,16 @@ const (
 	// OrderDefault is a one-off order (drip-feed included): every service
 	// type but Subscriptions.
 	OrderDefault OrderType = "default"
+	// OrderSubscription is a Subscriptions order: it watches an account
+	// and gets one child order (a default order) per delivered post.
+	OrderSubscription OrderType = "subscription"
+)
+
+// Pause reasons of a subscription: only a pause for funds is lifted by
+// the worker when the balance covers a post again.
+const (
+	PauseFunds = "funds"
+	PauseAdmin = "admin"
 )
 
 // OrderState is what the status action reads of an order: a narrow
@@ -133,6 +148,11 @@ type OrderState struct {
 	StartCount, Remains int64
 	Status              Status
 	Runs, RunsDone      int64
+	// Subscriptions: Type, posts delivered, the expiry and the children.
+	Type      OrderType
+	PostsDone int64
+	ExpiresAt *time.Time
+	Children  string
 }
 
 // InternStatus returns the constant for a known status spelling, so that
@@ -151,6 +171,12 @@ func InternStatus(b []byte) Status {
 		return StatusPartial
 	case string(StatusCanceled):
 		return StatusCanceled
+	case string(StatusActive):
+		return StatusActive
+	case string(StatusPaused):
+		return StatusPaused
+	case string(StatusExpired):
+		return StatusExpired
 	}
 	return Status(b)
 }
@@ -191,13 +217,13 @@ type Order struct {
 	Interval   int64   `gorm:"not null;default:0"`
 	RunsDone   int64   `gorm:"not null;default:0"`
 	Comments   string  `gorm:"size:16777215"`
-	Username   string  `gorm:"size:255;not null;default:''"`
+	Username   string  `gorm:"size:1024;not null;default:''"`
 	Params     string  `gorm:"size:16777215"`
 	Charge     Money   `gorm:"not null"`
 	Refunded   Money   `gorm:"not null;default:0"`
 	StartCount int64   `gorm:"not null;default:0"`
 	Remains    int64   `gorm:"not null;default:0"`
-	Status     Status  `gorm:"size:16;not null;index"`
+	Status     Status  `gorm:"size:16;not null;index;index:idx_orders_expiry,priority:1"`
 	// Type picks the order's rows of the lifecycle table.
 	Type          OrderType `gorm:"size:16;not null;default:default"`
 	SupplierID    *uint64
@@ -205,6 +231,22 @@ type Order struct {
 	// FinishedAt is when the order reached a final status; refill windows
 	// count from it.
 	FinishedAt *time.Time
+
+	// Subscriptions. A subscription keeps Rate (per 1000, at placement),
+	// Posts (the prepaid posts, posts + old_posts; 0 = unlimited), the
+	// posts delivered, its expiry (the end of the date sent, UTC) and its
+	// children's public IDs oldest first (comma list, written under the
+	// parent's row lock with each child). A child has ParentID; ChildKey
+	// ("<parent row ID>:<supplier child ID>") is unique, so an upstream
+	// child is created once whichever instance sees it first.
+	Rate        Money      `gorm:"not null;default:0"`
+	Posts       int64      `gorm:"not null;default:0"`
+	PostsDone   int64      `gorm:"not null;default:0"`
+	ExpiresAt   *time.Time `gorm:"index:idx_orders_expiry,priority:2"`
+	PauseReason string     `gorm:"size:16;not null;default:''"`
+	Children    string     `gorm:"size:16777215"`
+	ParentID    *uint64    `gorm:"index"`
+	ChildKey    *string    `gorm:"size:96;uniqueIndex"`
 
 	// Fulfilment upstream. ForwardState is "" for manual orders, else one
 	// of the Forward* states; work is claimed with a lease (ClaimToken

@@ -89,7 +89,12 @@ func (a *Add) Do(ctx context.Context, acct Account, in AddInput) (AddResult, err
 	if err != nil {
 		return AddResult{}, fmt.Errorf("add: service %d: %w", sid, err)
 	}
-	o, err := buildOrder(svc, in)
+	var o model.Order
+	if svc.Type == typeSubscriptions {
+		o, err = buildSubscription(svc, in, a.now())
+	} else {
+		o, err = buildOrder(svc, in)
+	}
 	if err != nil {
 		return AddResult{}, err
 	}
@@ -99,7 +104,7 @@ func (a *Add) Do(ctx context.Context, acct Account, in AddInput) (AddResult, err
 		o.SupplierID, o.SupplierService = svc.SupplierID, svc.SupplierService
 		o.ForwardState, o.NextAt = model.ForwardQueued, &now
 	}
-	if a.guard {
+	if a.guard && o.Type == model.OrderDefault { // a subscription has no link
 		live := o.LinkHash
 		o.LiveLink = &live
 	}
@@ -119,8 +124,7 @@ func (a *Add) Do(ctx context.Context, acct Account, in AddInput) (AddResult, err
 func buildOrder(svc model.Service, in AddInput) (model.Order, error) {
 	o := model.Order{ServiceID: svc.ID, Status: model.StatusPending, Type: model.OrderDefault}
 	t := svc.Type
-	if t == "Subscriptions" {
-		// The Subscriptions lifecycle is not built yet; see the README.
+	if t == typeSubscriptions { // buildSubscription's
 		return o, errIncorrectRequest
 	}
 	link := strings.TrimSpace(in.Link)

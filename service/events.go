@@ -87,8 +87,39 @@ type ticketData struct {
 	Status string   `json:"status"`
 }
 
+// subStatusData is a subscription's public status object in events.
+type subStatusData struct {
+	Charge   model.Money  `json:"charge"`
+	Status   model.Status `json:"status"`
+	Expiry   *string      `json:"expiry"`
+	Posts    string       `json:"posts"`
+	Orders   []OrderRef   `json:"orders"`
+	Currency string       `json:"currency"`
+}
+
+// subOrderData is orderData for a subscription.
+type subOrderData struct {
+	Order          OrderRef      `json:"order"`
+	PreviousStatus *model.Status `json:"previous_status"`
+	Status         subStatusData `json:"status"`
+}
+
 func (e *EventLog) orderEvent(typ string, o *model.Order, prev model.Status) model.Event {
 	st := publicStatus(*o, e.currency)
+	if st.Sub {
+		d := subOrderData{Order: eventRef(o.PublicID), Status: subStatusData{Charge: st.Charge, Status: st.Status,
+			Posts: strconv.FormatInt(st.Posts, 10), Orders: st.Orders, Currency: st.Currency}}
+		if d.Status.Orders == nil {
+			d.Status.Orders = []OrderRef{}
+		}
+		if st.Expiry != "" {
+			d.Status.Expiry = &st.Expiry
+		}
+		if prev != "" {
+			d.PreviousStatus = &prev
+		}
+		return model.Event{Type: typ, UserID: o.UserID, Order: o.PublicID, Data: mustJSON(d), CreatedAt: e.now()}
+	}
 	d := orderData{Order: eventRef(o.PublicID), Status: statusData{Charge: st.Charge,
 		StartCount: strconv.FormatInt(st.StartCount, 10), Status: st.Status, Remains: strconv.FormatInt(st.Remains, 10),
 		Currency: st.Currency}}
@@ -133,7 +164,8 @@ func eventRef(id string) OrderRef { return OrderRef{ID: id, Numeric: numericID(i
 // publicStatus is an order's public status object.
 func publicStatus(o model.Order, currency string) OrderStatus {
 	return statusView(model.OrderState{PublicID: o.PublicID, UserID: o.UserID, Charge: o.Charge, Refunded: o.Refunded,
-		StartCount: o.StartCount, Remains: o.Remains, Status: o.Status, Runs: o.Runs, RunsDone: o.RunsDone}, currency)
+		StartCount: o.StartCount, Remains: o.Remains, Status: o.Status, Runs: o.Runs, RunsDone: o.RunsDone,
+		Type: o.Type, PostsDone: o.PostsDone, ExpiresAt: o.ExpiresAt, Children: o.Children}, currency, eventRef)
 }
 
 // created is the order.created event of a new order.

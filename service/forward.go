@@ -140,6 +140,19 @@ func backoff(attempt int64) time.Duration {
 // forwardParams are the standard add parameters for the supplier: its
 // service ID, and for drip-feed the per-run quantity with runs/interval.
 func forwardParams(o model.Order) map[string]string {
+	if orderType(&o) == model.OrderSubscription {
+		// The supplier's Subscriptions order: username and the stored
+		// min, max, posts, old_posts, delay, expiry; no link, no quantity.
+		p := map[string]string{"service": o.SupplierService, "username": o.Username}
+		var extra map[string]string
+		_ = json.Unmarshal([]byte(o.Params), &extra) // written by buildSubscription
+		for _, k := range []string{"min", "max", "posts", "old_posts", "delay", "expiry"} {
+			if v, ok := extra[k]; ok {
+				p[k] = v
+			}
+		}
+		return p
+	}
 	p := map[string]string{"service": o.SupplierService, "link": o.Link}
 	qty := o.Quantity
 	if o.Runs > 0 {

@@ -48,6 +48,8 @@ type Fulfil struct {
 	Interval time.Duration
 	// Lease bounds how long a claim holds: longer than one upstream call.
 	Lease time.Duration
+	// Posts records a supplier's subscription children (set in wiring).
+	Posts *Subscriptions
 	// pause waits between retries of a failed database write; it returns
 	// early with the context's error (tests shorten it).
 	pause func(ctx context.Context, d time.Duration) error

@@ -57,6 +57,33 @@ var orderMoves = map[model.OrderType]map[model.Status]map[model.Status]Actor{
 		model.StatusPartial:   {},
 		model.StatusCanceled:  {},
 	},
+	// A subscription is Active or Paused until it ends Completed (every
+	// paid post delivered), Expired (past its date) or Canceled. The
+	// worker (ActorSystem) pauses on funds, resumes, completes and
+	// expires; a supplier reports its own subscription's moves.
+	model.OrderSubscription: {
+		model.StatusActive: {
+			model.StatusPaused:    ActorAdmin | ActorSupplier | ActorSystem,
+			model.StatusCompleted: ActorAdmin | ActorSupplier | ActorSystem,
+			model.StatusExpired:   ActorAdmin | ActorSupplier | ActorSystem,
+			model.StatusCanceled:  ActorAdmin | ActorSupplier | ActorTicket,
+		},
+		model.StatusPaused: {
+			model.StatusActive:    ActorAdmin | ActorSupplier | ActorSystem,
+			model.StatusCompleted: ActorAdmin | ActorSupplier | ActorSystem,
+			model.StatusExpired:   ActorAdmin | ActorSupplier | ActorSystem,
+			model.StatusCanceled:  ActorAdmin | ActorSupplier | ActorTicket,
+		},
+		model.StatusCompleted: {},
+		model.StatusExpired:   {},
+		model.StatusCanceled:  {},
+	},
+}
+
+// orderStart is the status a new order of each type reads.
+var orderStart = map[model.OrderType]model.Status{
+	model.OrderDefault:      model.StatusPending,
+	model.OrderSubscription: model.StatusActive,
 }
 
 // orderType reads an order's type; rows read without the column are
@@ -78,19 +105,29 @@ func knownStatus(s model.Status) bool {
 	return false
 }
 
-// finalStatus reports whether a default order's status can no longer
-// change.
+// finalStatus reports whether a status can no longer change: it is final
+// in every order type that has it (the types share their final statuses'
+// meaning: Completed and Canceled are final in both).
 func finalStatus(s model.Status) bool {
-	moves, ok := orderMoves[model.OrderDefault][s]
-	return ok && len(moves) == 0
+	seen := false
+	for _, t := range orderMoves {
+		if moves, ok := t[s]; ok {
+			if len(moves) > 0 {
+				return false
+			}
+			seen = true
+		}
+	}
+	return seen
 }
 
-// OpenStatuses are the statuses of default orders that are not final, in
-// the order of the table's lifecycle (for gauges and their queries).
+// OpenStatuses are the statuses of orders that are not final, in the order
+// of the table's lifecycles (for gauges and their queries).
 func OpenStatuses() []model.Status {
 	var out []model.Status
 	for _, s := range []model.Status{model.StatusPending, model.StatusInProgress, model.StatusProcessing,
-		model.StatusCompleted, model.StatusPartial, model.StatusCanceled} {
+		model.StatusCompleted, model.StatusPartial, model.StatusCanceled,
+		model.StatusActive, model.StatusPaused, model.StatusExpired} {
 		if !finalStatus(s) {
 			out = append(out, s)
 		}
@@ -98,10 +135,11 @@ func OpenStatuses() []model.Status {
 	return out
 }
 
-// refillable reports whether an order in status s may get a refill ticket:
-// it was delivered, fully or in part.
-func refillable(s model.Status) bool {
-	return s == model.StatusCompleted || s == model.StatusPartial
+// refillable reports whether an order may get a refill ticket: a default
+// order delivered, fully or in part (a subscription never: its children
+// are refilled).
+func refillable(o model.Order) bool {
+	return orderType(&o) == model.OrderDefault && (o.Status == model.StatusCompleted || o.Status == model.StatusPartial)
 }
 
 // OrderCommand asks for a change of an order's status, start count or
@@ -143,6 +181,10 @@ func Transition(o *model.Order, cmd OrderCommand, now time.Time) (OrderChange, e
 			return ch, Errorf(ErrInvalid, "unknown status %q", to)
 		}
 	}
+	sub := orderType(o) == model.OrderSubscription
+	if sub && (cmd.StartCount != nil || cmd.Remains != nil) {
+		return ch, Errorf(ErrInvalid, "a subscription has no start_count or remains")
+	}
 	startCount, remains := o.StartCount, o.Remains
 	if cmd.StartCount != nil {
 		startCount = *cmd.StartCount
@@ -173,10 +215,20 @@ func Transition(o *model.Order, cmd OrderCommand, now time.Time) (OrderChange, e
 		remains = 0
 	}
 	left := o.Charge - o.Refunded
-	switch to {
-	case model.StatusPartial:
+	switch {
+	case sub:
+		if to != o.Status && finalStatus(to) {
+			ch.Refund = SubscriptionRefund(*o, left)
+		}
+		switch {
+		case to != model.StatusPaused:
+			o.PauseReason = ""
+		case to != o.Status:
+			o.PauseReason = pauseReason(cmd.By)
+		}
+	case to == model.StatusPartial:
 		ch.Refund = Refund(o.Charge, remains, o.Quantity, left)
-	case model.StatusCanceled:
+	case to == model.StatusCanceled:
 		ch.Refund = left
 	}
 	ch.Public = to != o.Status || remains != o.Remains || startCount != o.StartCount || ch.Refund != 0
@@ -189,6 +241,34 @@ func Transition(o *model.Order, cmd OrderCommand, now time.Time) (OrderChange, e
 		o.LiveLink = nil // the link is free for a new order
 	}
 	return ch, nil
+}
+
+// SubscriptionRefund is what an ending subscription gives back: for a
+// prepaid one, the posts not delivered at rate × max × undelivered ÷ 1000
+// (half-up), never more than left; an unlimited one paid per post and
+// gives nothing back.
+func SubscriptionRefund(o model.Order, left model.Money) model.Money {
+	undelivered := o.Posts - o.PostsDone
+	if o.Posts <= 0 || undelivered <= 0 {
+		return 0
+	}
+	r, ok := Charge(o.Rate, o.Quantity*undelivered)
+	if !ok {
+		return left
+	}
+	return max(min(r, left), 0)
+}
+
+// pauseReason is why a subscription paused: the worker pauses only for
+// funds, and lifts only those pauses.
+func pauseReason(by Actor) string {
+	switch by {
+	case ActorAdmin:
+		return model.PauseAdmin
+	case ActorSupplier:
+		return "supplier"
+	}
+	return model.PauseFunds
 }
 
 // SupplierReport is one order's status as a supplier reported it.
@@ -242,6 +322,35 @@ func ParseSupplierStatus(s string) model.Status {
 		return model.StatusCanceled
 	}
 	return ""
+}
+
+// ParseSupplierSubStatus maps the spellings suppliers use for a
+// subscription's status; "" for one it does not know.
+func ParseSupplierSubStatus(s string) model.Status {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "active", "in progress", "running", "pending":
+		return model.StatusActive
+	case "paused", "pause", "stopped":
+		return model.StatusPaused
+	case "completed", "complete", "done", "finished":
+		return model.StatusCompleted
+	case "expired":
+		return model.StatusExpired
+	case "canceled", "cancelled", "refunded":
+		return model.StatusCanceled
+	}
+	return ""
+}
+
+// SupplierSubCommand turns a supplier's report on a subscription into a
+// command: its status, unless this subscription is paused for funds here
+// (only the balance lifts that pause, whatever the supplier says).
+func SupplierSubCommand(o model.Order, st SupplierReport) OrderCommand {
+	to := ParseSupplierSubStatus(st.Text)
+	if to == model.StatusActive && o.Status == model.StatusPaused && o.PauseReason == model.PauseFunds {
+		to = ""
+	}
+	return OrderCommand{By: ActorSupplier, Status: to}
 }
 
 // ticketMoves is the tickets' transition table: an admin forwards, completes

@@ -60,6 +60,22 @@ type OrderView struct {
 	LastError    string `json:"last_error"`
 	CreatedAt    string `json:"created_at"`
 	UpdatedAt    string `json:"updated_at"`
+	// Subscription is set on subscriptions only.
+	Subscription *SubscriptionView `json:"subscription,omitempty"`
+}
+
+// SubscriptionView is a subscription's own part of the internal order
+// object; Posts is null when unlimited, Orders the children oldest first.
+type SubscriptionView struct {
+	Min       int64    `json:"min"`
+	Max       int64    `json:"max"`
+	Posts     *int64   `json:"posts"`
+	OldPosts  int64    `json:"old_posts"`
+	Delay     int64    `json:"delay"`
+	Expiry    *string  `json:"expiry"`
+	PostsDone int64    `json:"posts_done"`
+	Prepaid   bool     `json:"prepaid"`
+	Orders    []string `json:"orders"`
 }
 
 // Orders administers orders.
@@ -158,11 +174,24 @@ func (s *Orders) View(o model.Order) OrderView {
 	if o.Params != "" {
 		params = json.RawMessage(o.Params)
 	}
-	return OrderView{ID: o.PublicID, UserID: o.UserID, SiteID: o.SiteID, ServiceID: o.ServiceID, Link: o.Link,
+	v := OrderView{ID: o.PublicID, UserID: o.UserID, SiteID: o.SiteID, ServiceID: o.ServiceID, Link: o.Link,
 		Quantity: o.Quantity, Runs: o.Runs, Interval: o.Interval, RunsDone: o.RunsDone, Comments: o.Comments,
 		Username: o.Username, Params: params, Charge: o.Charge, Refunded: o.Refunded,
 		StartCount: strconv.FormatInt(o.StartCount, 10), Remains: strconv.FormatInt(o.Remains, 10),
 		Status: o.Status, Currency: s.currency, SupplierID: o.SupplierID, SupplierOrder: o.SupplierOrder,
 		ForwardState: o.ForwardState, Attempts: o.Attempts, LastError: o.LastError,
 		CreatedAt: FormatTime(o.CreatedAt), UpdatedAt: FormatTime(o.UpdatedAt)}
+	if orderType(&o) == model.OrderSubscription {
+		sp := readSubParams(o)
+		sv := &SubscriptionView{Min: sp.Min, Max: sp.Max, OldPosts: sp.OldPosts, Delay: sp.Delay, Expiry: sp.Expiry,
+			PostsDone: o.PostsDone, Prepaid: o.Posts > 0, Orders: childIDs(o.Children)}
+		if sp.HasPosts {
+			sv.Posts = &sp.Posts
+		}
+		if sv.Orders == nil {
+			sv.Orders = []string{}
+		}
+		v.Subscription = sv
+	}
+	return v
 }

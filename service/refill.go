@@ -36,7 +36,7 @@ func NewRefill(orders OrderStore, catalog CatalogStore, tickets TicketStore, now
 			switch {
 			case !svc.Refill:
 				return MsgRefillDisabled
-			case !refillable(o.Status):
+			case !refillable(o):
 				return MsgRefillIneligible
 			case svc.RefillDays > 0 && o.FinishedAt != nil &&
 				now().After(o.FinishedAt.Add(time.Duration(svc.RefillDays)*24*time.Hour)):

@@ -26,15 +26,17 @@ type Actions struct {
 	Balance      *Balance
 
 	// Internal API.
-	Sites     *Sites
-	Users     *Users
-	APIKeys   *APIKeys
-	Catalog   *Catalog
-	Orders    *Orders
-	Tickets   *Tickets
-	Events    *Events
-	Suppliers *Suppliers
-	Fulfil    *Fulfil
+	Sites   *Sites
+	Users   *Users
+	APIKeys *APIKeys
+	Catalog *Catalog
+	Orders  *Orders
+	// Subscriptions records posts by hand (and runs their worker).
+	Subscriptions *Subscriptions
+	Tickets       *Tickets
+	Events        *Events
+	Suppliers     *Suppliers
+	Fulfil        *Fulfil
 }
 
 // Account is the authenticated caller of the public API.

@@ -23,6 +23,12 @@ type OrderStatus struct {
 	Currency   string
 	HasRuns    bool
 	Runs       int64
+	// Subscription: the status answers {"charge","status","expiry",
+	// "posts","orders","currency"}; Expiry "" is null.
+	Sub    bool
+	Expiry string
+	Posts  int64
+	Orders []OrderRef
 }
 
 // StatusEntry is one ID of a multi-status answer: Order or Error is set.
@@ -93,18 +99,26 @@ func (s *Status) lookup(ctx context.Context, acct Account, ids []string) (Status
 			out[i].Error = MsgIncorrectOrder
 			continue
 		}
-		views[j] = s.view(rows[j])
+		views[j] = statusView(rows[j], s.currency, func(id string) OrderRef { return refFor(acct, id) })
 		out[i].Order = &views[j]
 	}
 	return out, nil
 }
 
-func (s *Status) view(o model.OrderState) OrderStatus { return statusView(o, s.currency) }
-
 // statusView is an order's public status object: the net charge, the
-// counts, runs on drip-feed orders. The status action and the events both
-// build it here.
-func statusView(o model.OrderState, currency string) OrderStatus {
+// counts, runs on drip-feed orders; a subscription's expiry, posts and
+// children (ref shows each child's ID). The status action and the events
+// both build it here.
+func statusView(o model.OrderState, currency string, ref func(string) OrderRef) OrderStatus {
+	if o.Type == model.OrderSubscription {
+		ids := childIDs(o.Children)
+		refs := make([]OrderRef, len(ids))
+		for i, id := range ids {
+			refs[i] = ref(id)
+		}
+		return OrderStatus{Charge: o.Charge - o.Refunded, Status: o.Status, Currency: currency, Sub: true,
+			Expiry: expiryText(o.ExpiresAt), Posts: o.PostsDone, Orders: refs}
+	}
 	return OrderStatus{
 		Charge:     o.Charge - o.Refunded,
 		StartCount: o.StartCount,

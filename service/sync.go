@@ -70,6 +70,9 @@ func (f *Fulfil) pollEvery(age time.Duration) time.Duration {
 
 // apply writes one order's upstream status back.
 func (f *Fulfil) apply(ctx context.Context, o model.Order, token string, st UpstreamStatus, now time.Time) {
+	if orderType(&o) == model.OrderSubscription && st.Error == "" {
+		f.addChildren(ctx, o, st)
+	}
 	var refund model.Money
 	changed, err := f.change(ctx, o.PublicID, func(cur *model.Order) (OrderChange, error) {
 		if cur.ClaimToken != token {
@@ -86,11 +89,25 @@ func (f *Fulfil) apply(ctx context.Context, o model.Order, token string, st Upst
 			cur.ForwardState = model.ForwardDone
 			return OrderChange{Changed: true}, nil
 		}
-		ch, err := Transition(cur, SupplierCommand(*cur, st), now)
+		cmd := SupplierCommand(*cur, st)
+		posts := cur.PostsDone
+		if orderType(cur) == model.OrderSubscription {
+			cmd = SupplierSubCommand(*cur, st)
+			if st.HasPosts && st.Posts > posts { // the supplier's count is the subscription's
+				posts = st.Posts
+				if cur.Posts > 0 { // never more than were paid
+					posts = min(posts, cur.Posts)
+				}
+			}
+		}
+		counted := posts != cur.PostsDone
+		cur.PostsDone = posts
+		ch, err := Transition(cur, cmd, now)
 		if err != nil {
 			cur.LastError = clipText("status not applied: "+ErrorMessage(err), 500)
-			return OrderChange{Changed: true}, nil
+			return OrderChange{Changed: true, Public: counted, From: cur.Status, To: cur.Status}, nil
 		}
+		ch.Public = ch.Public || counted
 		if finalStatus(cur.Status) {
 			cur.ForwardState = model.ForwardDone
 		}
@@ -107,6 +124,34 @@ func (f *Fulfil) apply(ctx context.Context, o model.Order, token string, st Upst
 	}
 	if finalStatus(changed.Status) {
 		f.closeCancelTickets(ctx, changed)
+	}
+}
+
+// addChildren records the supplier's child orders of a subscription that
+// are new here, oldest first. Each is keyed by the subscription and the
+// supplier's ID (a unique index): whichever instance sees it first creates
+// it, the others' inserts find the key and do nothing. The supplier does
+// not report a post's link or quantity: the child counts max, what a post
+// may get (and what an unlimited subscription pays for it).
+func (f *Fulfil) addChildren(ctx context.Context, o model.Order, st UpstreamStatus) {
+	if f.Posts == nil || len(st.Orders) == 0 {
+		return
+	}
+	known, err := f.Posts.store.ChildKeys(ctx, o.ID)
+	if err != nil {
+		f.log.WarnContext(ctx, "sync: children of a subscription", "order", o.PublicID, "err", err)
+		return
+	}
+	for _, up := range st.Orders {
+		key := fmt.Sprintf("%d:%s", o.ID, clipText(up, 64))
+		if known[key] {
+			continue
+		}
+		_, _, err := f.Posts.record(ctx, o.PublicID, post{qty: o.Quantity, bySupplier: true, childKey: &key, supOrder: clipText(up, 64)})
+		if err != nil {
+			f.log.WarnContext(ctx, "sync: record a supplier's child", "order", o.PublicID, "child", up, "err", err)
+			return // the next round tries again, in order
+		}
 	}
 }
 

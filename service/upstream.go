@@ -49,6 +49,12 @@ type UpstreamStatus struct {
 	Remains       int64
 	HasRemains    bool
 	Error         string
+	// A subscription's answer: the status as sent (read with
+	// ParseSupplierSubStatus), the posts delivered and the child orders.
+	Text     string
+	Posts    int64
+	HasPosts bool
+	Orders   []string
 }
 
 // Upstream calls suppliers' standard APIs.

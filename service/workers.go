@@ -13,15 +13,16 @@ import (
 // crash leaves behind lapse with their lease.
 type Workers struct {
 	f    *Fulfil
+	subs *Subscriptions
 	kick chan struct{}
 	log  *slog.Logger
 	// Tick is how often each loop looks for due work.
 	Tick time.Duration
 }
 
-// NewWorkers returns workers over f.
-func NewWorkers(f *Fulfil, log *slog.Logger) *Workers {
-	return &Workers{f: f, kick: make(chan struct{}, 1), log: log, Tick: time.Second}
+// NewWorkers returns workers over f and subs (expiry and resuming).
+func NewWorkers(f *Fulfil, subs *Subscriptions, log *slog.Logger) *Workers {
+	return &Workers{f: f, subs: subs, kick: make(chan struct{}, 1), log: log, Tick: time.Second}
 }
 
 // Kick wakes the forwarder at once, e.g. when an order was just placed.
@@ -33,7 +34,9 @@ func (w *Workers) Kick() {
 }
 
 // Run loops until ctx ends, then returns once every round under way is done.
-func (w *Workers) Run(ctx context.Context) {
+// Without fulfil (no secrets.key: suppliers cannot be called) only the
+// subscriptions' worker runs: expiry does not depend on a supplier.
+func (w *Workers) Run(ctx context.Context, fulfil bool) {
 	var wg sync.WaitGroup
 	loop := func(name string, round func(context.Context) (int, error), kick <-chan struct{}) {
 		defer wg.Done()
@@ -59,9 +62,13 @@ func (w *Workers) Run(ctx context.Context) {
 			}
 		}
 	}
-	wg.Add(3)
-	go loop("forward", w.f.ForwardRound, w.kick)
-	go loop("sync", w.f.SyncRound, nil)
-	go loop("refill", w.f.RefillRound, nil)
+	wg.Add(1)
+	go loop("subscriptions", w.subs.Round, nil)
+	if fulfil {
+		wg.Add(3)
+		go loop("forward", w.f.ForwardRound, w.kick)
+		go loop("sync", w.f.SyncRound, nil)
+		go loop("refill", w.f.RefillRound, nil)
+	}
 	wg.Wait()
 }

@@ -102,7 +102,7 @@ func (db *DB) UserOrders(ctx context.Context, userID uint64, publicIDs []string)
 	// profile of a 100-ID status showed 37% of CPU in GORM scanning whole
 	// rows (texts, times) by reflection.
 	rows, err := db.r.WithContext(ctx).Raw(`SELECT id, public_id, user_id, service_id, charge, refunded, start_count,
-		remains, status, runs, runs_done, finished_at FROM orders WHERE public_id IN ?`, publicIDs).Rows()
+		remains, status, runs, runs_done, finished_at, type FROM orders WHERE public_id IN ?`, publicIDs).Rows()
 	if err != nil {
 		return nil, dbErr(err, "order")
 	}
@@ -112,7 +112,7 @@ func (db *DB) UserOrders(ctx context.Context, userID uint64, publicIDs []string)
 		var o model.Order
 		var finished sql.NullTime
 		if err := rows.Scan(&o.ID, &o.PublicID, &o.UserID, &o.ServiceID, &o.Charge, &o.Refunded, &o.StartCount,
-			&o.Remains, &o.Status, &o.Runs, &o.RunsDone, &finished); err != nil {
+			&o.Remains, &o.Status, &o.Runs, &o.RunsDone, &finished, &o.Type); err != nil {
 			return nil, dbErr(err, "order")
 		}
 		if finished.Valid {
@@ -140,23 +140,31 @@ func (db *DB) UserOrders(ctx context.Context, userID uint64, publicIDs []string)
 // it asks by public_id alone and checks the owner here.
 func (db *DB) OrderStates(ctx context.Context, userID uint64, publicIDs []string) ([]model.OrderState, error) {
 	rows, err := db.r.WithContext(ctx).Raw(`SELECT public_id, user_id, charge, refunded, start_count, remains,
-		status, runs, runs_done FROM orders WHERE public_id IN ?`, publicIDs).Rows()
+		status, runs, runs_done, type, posts_done, expires_at, children FROM orders WHERE public_id IN ?`, publicIDs).Rows()
 	if err != nil {
 		return nil, dbErr(err, "order")
 	}
 	defer rows.Close()
 	out := make([]model.OrderState, 0, len(publicIDs))
-	var id, status sql.RawBytes
+	var id, status, typ, children sql.RawBytes
+	var expires sql.NullTime
 	for rows.Next() {
 		var o model.OrderState
 		if err := rows.Scan(&id, &o.UserID, &o.Charge, &o.Refunded, &o.StartCount, &o.Remains,
-			&status, &o.Runs, &o.RunsDone); err != nil {
+			&status, &o.Runs, &o.RunsDone, &typ, &o.PostsDone, &expires, &children); err != nil {
 			return nil, dbErr(err, "order")
 		}
 		if o.UserID != userID {
 			continue
 		}
 		o.PublicID, o.Status = string(id), model.InternStatus(status)
+		if string(typ) == string(model.OrderSubscription) { // default orders allocate nothing more
+			o.Type, o.Children = model.OrderSubscription, string(children)
+			if expires.Valid {
+				t := expires.Time
+				o.ExpiresAt = &t
+			}
+		}
 		out = append(out, o)
 	}
 	if err := rows.Err(); err != nil {

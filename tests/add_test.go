@@ -248,7 +248,7 @@ func TestAddErrors(t *testing.T) {
 			{"Web Traffic type 1 without google_keyword", false, webForm("type_of_traffic", "1"), badRequest},
 			{"Web Traffic type 2 without referring_url", false, webForm("type_of_traffic", "2"), badRequest},
 			{"Web Traffic quantity missing", false, webForm("quantity", ""), badRequest},
-			{"Subscriptions not built yet", false, ordForm("service", sub, "link", link, "username", "alice", "min", "10", "max", "100"), badRequest},
+			{"Subscriptions without min", false, ordForm("service", sub, "link", link, "username", "alice", "max", "100"), badRequest},
 			{"not enough funds", true, ordForm("service", def, "link", link, "quantity", "1000"), noFunds},
 			{"not enough funds just over the balance", true, ordForm("service", drip, "link", link, "quantity", "1001"), noFunds},
 			{"not enough funds on the drip-feed total", true, ordForm("service", drip, "link", link, "quantity", "600", "runs", "2", "interval", "5"), noFunds},

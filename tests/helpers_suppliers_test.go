@@ -48,7 +48,9 @@ type fulFakeOrder struct {
 	StartCount any
 	Remains    any
 	Lost       bool // status answers {"error":"Incorrect order ID"}
-	asked      int  // status requests that named it
+	// Extra fields of its status answer (a subscription's posts, orders).
+	Extra map[string]any
+	asked int // status requests that named it
 }
 
 // fulFake is the scripted supplier.
@@ -416,7 +418,36 @@ func (f *fulFake) status(id string) any {
 	if o.Remains != nil {
 		m["remains"] = o.Remains
 	}
+	for k, v := range o.Extra {
+		m[k] = v
+	}
 	return m
+}
+
+// Deliver adds a child order (a delivered post) to subscription id at the
+// fake: its status answer lists it in orders and counts it in posts. It
+// returns the child's ID.
+func (f *fulFake) Deliver(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sub := f.orders[id]
+	if sub == nil {
+		panic("fake supplier: no order " + id)
+	}
+	f.nextID++
+	cid := strconv.FormatInt(f.nextID, 10)
+	f.orders[cid] = &fulFakeOrder{ID: cid, Service: sub.Service, Status: "In progress", StartCount: "0", Remains: "0"}
+	if sub.Extra == nil {
+		sub.Extra = map[string]any{}
+	}
+	kids, _ := sub.Extra["orders"].([]any)
+	if f.NumericIDs {
+		sub.Extra["orders"] = append(kids, json.Number(cid))
+	} else {
+		sub.Extra["orders"] = append(kids, cid)
+	}
+	sub.Extra["posts"] = strconv.Itoa(len(kids) + 1)
+	return cid
 }
 
 func fulJSON(v any) string {

@@ -254,10 +254,12 @@ func (c *Client) Status(ctx context.Context, sup service.SupplierEndpoint, ids [
 // parseStatus reads one status object tolerantly.
 func parseStatus(r json.RawMessage) service.UpstreamStatus {
 	var s struct {
-		Status     flexString `json:"status"`
-		StartCount flexString `json:"start_count"`
-		Remains    flexString `json:"remains"`
-		Error      *string    `json:"error"`
+		Status     flexString      `json:"status"`
+		StartCount flexString      `json:"start_count"`
+		Remains    flexString      `json:"remains"`
+		Error      *string         `json:"error"`
+		Posts      flexString      `json:"posts"`
+		Orders     json.RawMessage `json:"orders"`
 	}
 	if err := json.Unmarshal(r, &s); err != nil {
 		return service.UpstreamStatus{Error: "unreadable status"}
@@ -265,9 +267,18 @@ func parseStatus(r json.RawMessage) service.UpstreamStatus {
 	if s.Error != nil {
 		return service.UpstreamStatus{Error: *s.Error}
 	}
-	st := service.UpstreamStatus{Status: service.ParseSupplierStatus(string(s.Status))}
-	if st.Status == "" {
+	st := service.UpstreamStatus{Status: service.ParseSupplierStatus(string(s.Status)), Text: string(s.Status)}
+	if st.Status == "" && service.ParseSupplierSubStatus(st.Text) == "" {
 		st.Error = "unknown status " + strconv.Quote(string(s.Status))
+	}
+	st.Posts, st.HasPosts = count(s.Posts)
+	var orders []flexString // a subscription's children: strings or numbers
+	if len(s.Orders) > 0 && json.Unmarshal(s.Orders, &orders) == nil {
+		for _, o := range orders {
+			if o != "" {
+				st.Orders = append(st.Orders, string(o))
+			}
+		}
 	}
 	st.StartCount, st.HasStartCount = count(s.StartCount)
 	st.Remains, st.HasRemains = count(s.Remains)
