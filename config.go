@@ -74,6 +74,11 @@ type Config struct {
 		// BalanceFloor is "50" or "50,3=200": see service.ParseBalanceFloors.
 		BalanceFloor string `yaml:"balance_floor"`
 	} `yaml:"suppliers"`
+	Pricing struct {
+		// CacheMB bounds the serialized catalogs kept for accounts with
+		// their own prices or a discount (an LRU).
+		CacheMB int `yaml:"cache_mb"`
+	} `yaml:"pricing"`
 	Secrets struct {
 		Key string `yaml:"key"`
 	} `yaml:"secrets"`
@@ -117,6 +122,7 @@ func defaultConfig() Config {
 	c.Events.Retention = Duration(720 * time.Hour)
 	c.Suppliers.BalanceInterval = Duration(5 * time.Minute)
 	c.Suppliers.BalanceFloor = "50"
+	c.Pricing.CacheMB = 64
 	c.ShutdownTimeout = Duration(15 * time.Second)
 	c.Log.Level = "info"
 	return c
@@ -296,6 +302,9 @@ func (c Config) Validate() error {
 		return errors.New("config: limits: a rate above 1000000/s is meaningless; use 0 to switch it off")
 	case c.Limits.AuthFailures > 0 && (c.Limits.AuthWindow <= 0 || c.Limits.AuthLockout <= 0):
 		return errors.New("config: limits.auth_window and limits.auth_lockout must be positive")
+	}
+	if c.Pricing.CacheMB < 1 || c.Pricing.CacheMB > 65536 {
+		return errors.New("config: pricing.cache_mb: must be from 1 to 65536")
 	}
 	if time.Duration(c.Suppliers.BalanceInterval) < time.Second {
 		return errors.New("config: suppliers.balance_interval: must be at least 1s")

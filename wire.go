@@ -178,13 +178,13 @@ func (a *app) buildActions(context.Context) error {
 	now := func() time.Time { return time.Now().UTC() }
 	up := upstream.New(time.Duration(cfg.Upstream.Timeout), upstream.WithObserver(a.ops),
 		upstream.WithSecrets(a.token, cfg.Secrets.Key, cfg.Redis.Password))
-	suppliers := service.NewSuppliers(db, a.sealer, up)
+	suppliers := service.NewSuppliers(db, a.sealer, up, cfg.Currency, now)
 	events := service.NewEventLog(cfg.Currency, now)
 	fulfil := service.NewFulfil(db, suppliers, up, a.metrics, events, now, log,
 		time.Duration(cfg.Workers.SyncInterval), time.Duration(cfg.Upstream.Timeout))
 	bus := serviceBus(a.bus)
 	inv := service.NewInvalidator(bus, a.metrics, log)
-	services := service.NewServices(db, bus, now)
+	services := service.NewServices(db, db, bus, now, cfg.Pricing.CacheMB<<20)
 	a.watch = service.NewTruncationWatch(db, a.metrics, log, now)
 	a.actions = &service.Actions{
 		Auth:         service.NewAuth(db, db, now, log, bus, cfg.Orders.IDFormat),
@@ -197,6 +197,7 @@ func (a *app) buildActions(context.Context) error {
 		Balance:      service.NewBalance(db, cfg.Currency),
 		Sites:        service.NewSites(db, inv),
 		Users:        service.NewUsers(db, cfg.Currency, inv),
+		Prices:       service.NewPrices(db, db, inv),
 		APIKeys:      service.NewAPIKeys(db, db, db, a.cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log, a.metrics, inv),
 		Catalog:      service.NewCatalog(db, db, inv),
 		Orders:       service.NewOrders(db, cfg.Currency, now, events),

@@ -47,7 +47,7 @@ func TestWritePathInvalidation(t *testing.T) {
 				busA, busB = m, m
 			}
 			// Instance B serves the public API from its caches.
-			servicesB := service.NewServices(db, busB, now)
+			servicesB := service.NewServices(db, db, busB, now, 1<<20)
 			authB := service.NewAuth(db, db, now, log, busB, "alnum")
 			busB.OnEvent(func(topic string) { servicesB.Invalidate(topic); authB.Invalidate(topic) })
 

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"smmapi/model"
+	"smmapi/service"
+)
+
+var _ service.CatalogSyncStore = (*DB)(nil)
+
+// ClaimSuppliers leases enabled suppliers whose catalog read is due, through
+// the one claim helper: one instance reads a supplier's catalog at a time.
+func (db *DB) ClaimSuppliers(ctx context.Context, now time.Time, n int, token string, until time.Time) ([]model.Supplier, error) {
+	ss, err := claim[model.Supplier](ctx, db, lease{"enabled = ?", []any{true}}, now, n, token, until)
+	return ss, dbErr(err, "supplier")
+}
+
+// ReleaseSupplier ends a claim and records the round's outcome.
+func (db *DB) ReleaseSupplier(ctx context.Context, id uint64, token string, next time.Time, catalogError string) error {
+	err := db.g.WithContext(ctx).Model(&model.Supplier{}).Where("id = ? AND claim_token = ?", id, token).
+		Updates(map[string]any{"claim_token": "", "claim_until": nil, "next_at": next, "catalog_error": catalogError}).Error
+	return dbErr(err, "supplier")
+}
+
+// SyncedServices returns the synced services mapped to a supplier.
+func (db *DB) SyncedServices(ctx context.Context, supplierID uint64) ([]model.Service, error) {
+	var ss []model.Service
+	err := db.g.WithContext(ctx).Where("supplier_id = ? AND sync = ? AND supplier_service <> ''", supplierID, true).
+		Order("id").Find(&ss).Error
+	return ss, dbErr(err, "service")
+}
+
+// ChangeService changes a service under its row lock and records fn's
+// changes, in one transaction.
+func (db *DB) ChangeService(ctx context.Context, id uint64, fn func(*model.Service) ([]model.CatalogChange, error)) (model.Service, error) {
+	var s model.Service
+	err := db.transact(ctx, func(tx *gorm.DB) error {
+		if err := db.forUpdate(tx).Take(&s, "id = ?", id).Error; err != nil {
+			return err
+		}
+		held := s.HeldRate
+		changes, err := fn(&s)
+		if err != nil || len(changes) == 0 && held == s.HeldRate {
+			return err
+		}
+		s.UpdatedAt = db.now()
+		if err := tx.Save(&s).Error; err != nil {
+			return err
+		}
+		return db.recordChanges(tx, s.ID, changes, held != s.HeldRate)
+	})
+	return s, dbErr(err, "service")
+}
+
+// recordChanges inserts changes; a new rate change (or a held rate
+// released) settles the service's older pending rate changes as rejected:
+// they no longer say what the supplier asks.
+func (db *DB) recordChanges(tx *gorm.DB, serviceID uint64, changes []model.CatalogChange, heldChanged bool) error {
+	settle := heldChanged
+	for i := range changes {
+		changes[i].CreatedAt = db.now()
+		settle = settle || changes[i].Field == "rate"
+	}
+	if settle {
+		err := tx.Model(&model.CatalogChange{}).Where("service_id = ? AND field = ? AND status = ?", serviceID, "rate", model.ChangePending).
+			Update("status", model.ChangeRejected).Error
+		if err != nil {
+			return err
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	return tx.Create(&changes).Error
+}
