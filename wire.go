@@ -113,6 +113,13 @@ func (a *app) openMetrics(context.Context) error {
 			n, _ := db.ParkedOrders(ctx)
 			return float64(n)
 		}))
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smmapi_services_disabled_by_sync",
+		Help: "Services the catalog sync disabled because their supplier service vanished."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, _ := db.ServicesGone(ctx)
+		return float64(n)
+	}))
 	a.ops = api.NewOpsMetrics(a.reg, db, a.checks, time.Now, a.log)
 	return nil
 }
@@ -199,14 +206,17 @@ func (a *app) buildActions(context.Context) error {
 		Users:        service.NewUsers(db, cfg.Currency, inv),
 		Prices:       service.NewPrices(db, db, inv),
 		APIKeys:      service.NewAPIKeys(db, db, db, a.cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log, a.metrics, inv),
-		Catalog:      service.NewCatalog(db, db, inv),
+		Catalog:      service.NewCatalog(db, db, db, inv),
 		Orders:       service.NewOrders(db, cfg.Currency, now, events),
 		Tickets:      service.NewTickets(db, events, now, fulfil.ForwardTicket),
 		Events:       service.NewEvents(db, now, log, time.Duration(cfg.Events.Retention)),
 		Suppliers:    suppliers,
 		Fulfil:       fulfil,
 	}
-	a.workers = service.NewWorkers(fulfil, log)
+	a.actions.CatalogChanges = service.NewCatalogChanges(db, suppliers, inv)
+	catalogSync := service.NewCatalogSync(db, suppliers, up, inv, a.ops, log, now,
+		time.Duration(cfg.Suppliers.SyncCatalogInterval), cfg.Suppliers.MaxRateChangePercent, time.Duration(cfg.Upstream.Timeout))
+	a.workers = service.NewWorkers(fulfil, catalogSync, log)
 	a.actions.Add.OnQueued = a.workers.Kick
 	if a.bus != nil {
 		a.bus.OnEvent(func(topic string) {

@@ -65,6 +65,7 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 	h.eventRoutes(g)
 	h.supplierRoutes(g)
 	h.pricingRoutes(g)
+	h.catalogChangeRoutes(g)
 	h.docRoutes(g)
 	return e
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -102,6 +103,11 @@ func (c *CatalogSync) sync(ctx context.Context, sup model.Supplier) (outcome, re
 		return "failed", sup.CatalogError
 	}
 	raw, err := c.up.Services(ctx, ep) // no transaction, no lock
+	if ue, ok := asUpstream(err); ok && (ue.Outcome == OutcomeRefused || strings.HasSuffix(ue.Message, "not JSON")) {
+		// It answered, but not a catalog (HTML from a proxy, an error).
+		c.log.WarnContext(ctx, "catalog sync: answer refused", "supplier", sup.ID, "reason", ue.Message)
+		return "refused", "unparsable catalog: " + clipText(ue.Message, 200)
+	}
 	if err != nil {
 		c.log.WarnContext(ctx, "catalog sync: supplier did not answer", "supplier", sup.ID, "err", err)
 		return "failed", "no answer: " + clipText(err.Error(), 200)
@@ -174,7 +180,7 @@ func checkCatalog(raw []byte, svcs []model.Service) (map[string]SupplierService,
 
 // syncChanges applies a supplier entry (nil: gone) to a synced service and
 // returns the change-log rows. A rate change beyond maxChange percent of
-// the old rate, or to 0, is held as pending instead.
+// the old rate, or a supplier rate of 0, is held as pending instead.
 func syncChanges(s *model.Service, e *SupplierService, sup model.Supplier, maxChange int64) []model.CatalogChange {
 	var out []model.CatalogChange
 	rec := func(field, old, new, status string) {
@@ -238,7 +244,7 @@ func syncRate(s *model.Service, supplier decimal.Decimal, sup model.Supplier, ma
 	}
 	c := model.CatalogChange{ServiceID: s.ID, SupplierID: &sup.ID, Field: "rate", Old: s.Rate.String(), New: rate.String(),
 		Source: model.ChangeSync, Status: model.ChangeApplied, SupplierRate: text}
-	if rate == 0 || tooBig(s.Rate, rate, maxChange) {
+	if rate == 0 || supplier.IsZero() || tooBig(s.Rate, rate, maxChange) {
 		c.Status, s.HeldRate = model.ChangePending, &text
 	} else {
 		s.Rate, s.SupplierRate, s.HeldRate = rate, text, nil

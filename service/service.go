@@ -35,6 +35,8 @@ type Actions struct {
 	Tickets   *Tickets
 	Events    *Events
 	Suppliers *Suppliers
+	// CatalogChanges lists and settles catalog changes and imports.
+	CatalogChanges *CatalogChanges
 	Fulfil    *Fulfil
 }
 

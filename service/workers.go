@@ -13,15 +13,16 @@ import (
 // crash leaves behind lapse with their lease.
 type Workers struct {
 	f    *Fulfil
+	cat  *CatalogSync
 	kick chan struct{}
 	log  *slog.Logger
 	// Tick is how often each loop looks for due work.
 	Tick time.Duration
 }
 
-// NewWorkers returns workers over f.
-func NewWorkers(f *Fulfil, log *slog.Logger) *Workers {
-	return &Workers{f: f, kick: make(chan struct{}, 1), log: log, Tick: time.Second}
+// NewWorkers returns workers over f and the catalog sync cat.
+func NewWorkers(f *Fulfil, cat *CatalogSync, log *slog.Logger) *Workers {
+	return &Workers{f: f, cat: cat, kick: make(chan struct{}, 1), log: log, Tick: time.Second}
 }
 
 // Kick wakes the forwarder at once, e.g. when an order was just placed.
@@ -59,7 +60,8 @@ func (w *Workers) Run(ctx context.Context) {
 			}
 		}
 	}
-	wg.Add(3)
+	wg.Add(4)
+	go loop("catalog", w.cat.Round, nil)
 	go loop("forward", w.f.ForwardRound, w.kick)
 	go loop("sync", w.f.SyncRound, nil)
 	go loop("refill", w.f.RefillRound, nil)

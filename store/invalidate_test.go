@@ -53,7 +53,7 @@ func TestWritePathInvalidation(t *testing.T) {
 
 			// Instance A changes things without any HTTP request.
 			inv := service.NewInvalidator(busA, service.NopRecorder{}, log)
-			catalog := service.NewCatalog(db, db, inv)
+			catalog := service.NewCatalog(db, db, db, inv)
 			users := service.NewUsers(db, "CNY", inv)
 			keys := service.NewAPIKeys(db, db, db, NewMemoryCooldowns(time.Now), 0, now, log, service.NopRecorder{}, inv)
 
