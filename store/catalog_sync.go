@@ -42,16 +42,16 @@ func (db *DB) ChangeService(ctx context.Context, id uint64, fn func(*model.Servi
 		if err := db.forUpdate(tx).Take(&s, "id = ?", id).Error; err != nil {
 			return err
 		}
-		held := s.HeldRate
+		before := s
 		changes, err := fn(&s)
-		if err != nil || len(changes) == 0 && held == s.HeldRate {
+		if err != nil || s == before && len(changes) == 0 {
 			return err
 		}
 		s.UpdatedAt = db.now()
 		if err := tx.Save(&s).Error; err != nil {
 			return err
 		}
-		return db.recordChanges(tx, s.ID, changes, held != s.HeldRate)
+		return db.recordChanges(tx, s.ID, changes, before.HeldRate != s.HeldRate)
 	})
 	return s, dbErr(err, "service")
 }
