@@ -77,7 +77,7 @@ type Config struct {
 		// for synced services; MaxRateChangePercent the largest synced
 		// rate change applied without an admin.
 		SyncCatalogInterval  Duration `yaml:"sync_catalog_interval"`
-		MaxRateChangePercent int64    `yaml:"max_rate_change_percent"`
+		MaxRateChangePercent int      `yaml:"max_rate_change_percent"`
 	} `yaml:"suppliers"`
 	Pricing struct {
 		// CacheMB bounds the serialized catalogs kept for accounts with

@@ -215,7 +215,7 @@ func (a *app) buildActions(context.Context) error {
 	}
 	a.actions.CatalogChanges = service.NewCatalogChanges(db, suppliers, inv)
 	catalogSync := service.NewCatalogSync(db, suppliers, up, inv, a.ops, log, now,
-		time.Duration(cfg.Suppliers.SyncCatalogInterval), cfg.Suppliers.MaxRateChangePercent, time.Duration(cfg.Upstream.Timeout))
+		time.Duration(cfg.Suppliers.SyncCatalogInterval), int64(cfg.Suppliers.MaxRateChangePercent), time.Duration(cfg.Upstream.Timeout))
 	a.workers = service.NewWorkers(fulfil, catalogSync, log)
 	a.actions.Add.OnQueued = a.workers.Kick
 	if a.bus != nil {

@@ -37,7 +37,7 @@ type Actions struct {
 	Suppliers *Suppliers
 	// CatalogChanges lists and settles catalog changes and imports.
 	CatalogChanges *CatalogChanges
-	Fulfil    *Fulfil
+	Fulfil         *Fulfil
 }
 
 // Account is the authenticated caller of the public API.

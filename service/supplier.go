@@ -23,17 +23,17 @@ type SupplierInput struct {
 	Enabled *bool   `json:"enabled"`
 	// Currency is what the supplier charges in; CurrencyRate the service
 	// currency per supplier unit (> 0, at most 4 decimals).
-	Currency     *string      `json:"currency"`
+	Currency     *string  `json:"currency"`
 	CurrencyRate *NumText `json:"currency_rate"`
 }
 
 // SupplierView is a supplier without its key.
 type SupplierView struct {
-	ID        uint64 `json:"id"`
-	Name      string `json:"name"`
-	APIURL    string `json:"api_url"`
-	Enabled   bool   `json:"enabled"`
-	Currency  string `json:"currency"`
+	ID       uint64 `json:"id"`
+	Name     string `json:"name"`
+	APIURL   string `json:"api_url"`
+	Enabled  bool   `json:"enabled"`
+	Currency string `json:"currency"`
 	// CurrencyRate is a rate, not an amount, on the money grid.
 	CurrencyRate model.Money `json:"currency_rate"`
 	// CatalogError is why the last catalog answer was refused ("": none).

@@ -43,7 +43,7 @@ type UserView struct {
 	OrderIDFormat *string     `json:"order_id_format"`
 	// SuspectTruncatedIDs counts look-ups that look like a child casting
 	// this account's alphanumeric IDs into an INT column (see truncation.go).
-	SuspectTruncatedIDs     int64   `json:"suspect_truncated_ids"`
+	SuspectTruncatedIDs     int64         `json:"suspect_truncated_ids"`
 	LastSuspectTruncationAt *string       `json:"last_suspect_truncation_at"`
 	DiscountPercent         model.Percent `json:"discount_percent"`
 	CreatedAt               string        `json:"created_at"`

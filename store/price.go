@@ -92,4 +92,3 @@ func (db *DB) ListUserPrices(ctx context.Context, userID, after uint64, limit in
 		Order("service_id").Limit(limit).Find(&ps).Error
 	return ps, dbErr(err, "price")
 }
-
