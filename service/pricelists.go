@@ -30,7 +30,7 @@ func (l *priceList) pick(version int) Body {
 // the default, not the common catalog's best: a thousand accounts' lists
 // are rebuilt after every catalog change, and the best level costs about
 // three times the CPU for a few percent.
-func buildList(key string, b *catalogBodies, p Pricing, own map[uint64]model.Money) (*priceList, error) {
+func buildList(key string, b *catalogBodies, p Pricing, own map[uint64]model.Money, now time.Time) (*priceList, error) {
 	v2 := make([]ServiceV2, len(b.rows))
 	v3 := make([]ServiceV3, len(b.rows))
 	for i, r := range b.rows {
@@ -39,7 +39,9 @@ func buildList(key string, b *catalogBodies, p Pricing, own map[uint64]model.Mon
 		v2[i] = serviceV2(r)
 		v3[i] = ServiceV3{ServiceV2: v2[i], Dripfeed: r.Dripfeed, Desc: r.Description}
 	}
-	l := &priceList{key: key, own: own, exp: b.exp}
+	// Its own TTL: a list outlives the common catalog's entry (rebuilt
+	// from the same rows until TopicCatalog clears every list).
+	l := &priceList{key: key, own: own, exp: now.Add(cacheTTL)}
 	var err error
 	if l.v2, err = body(v2, gzip.DefaultCompression); err != nil {
 		return nil, err

@@ -143,7 +143,7 @@ func (s *Services) list(ctx context.Context, p Pricing) (*priceList, error) {
 			return nil, fmt.Errorf("services: prices of user %d: %w", p.UserID, err)
 		}
 	}
-	l, err := buildList(key, b, p, own)
+	l, err := buildList(key, b, p, own, s.now())
 	if err != nil {
 		return nil, err
 	}
