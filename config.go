@@ -85,7 +85,17 @@ type Config struct {
 		BalanceInterval Duration `yaml:"balance_interval"`
 		// BalanceFloor is "50" or "50,3=200": see service.ParseBalanceFloors.
 		BalanceFloor string `yaml:"balance_floor"`
+		// SyncCatalogInterval is how often each supplier's catalog is read
+		// for synced services; MaxRateChangePercent the largest synced
+		// rate change applied without an admin.
+		SyncCatalogInterval  Duration `yaml:"sync_catalog_interval"`
+		MaxRateChangePercent int      `yaml:"max_rate_change_percent"`
 	} `yaml:"suppliers"`
+	Pricing struct {
+		// CacheMB bounds the serialized catalogs kept for accounts with
+		// their own prices or a discount (an LRU).
+		CacheMB int `yaml:"cache_mb"`
+	} `yaml:"pricing"`
 	Secrets struct {
 		Key string `yaml:"key"`
 	} `yaml:"secrets"`
@@ -130,6 +140,9 @@ func defaultConfig() Config {
 	c.Events.Retention = Duration(720 * time.Hour)
 	c.Suppliers.BalanceInterval = Duration(5 * time.Minute)
 	c.Suppliers.BalanceFloor = "50"
+	c.Pricing.CacheMB = 64
+	c.Suppliers.SyncCatalogInterval = Duration(15 * time.Minute)
+	c.Suppliers.MaxRateChangePercent = 100
 	c.ShutdownTimeout = Duration(15 * time.Second)
 	c.Log.Level = "info"
 	return c
@@ -317,6 +330,15 @@ func (c Config) Validate() error {
 		return errors.New("config: limits: a rate above 1000000/s is meaningless; use 0 to switch it off")
 	case c.Limits.AuthFailures > 0 && (c.Limits.AuthWindow <= 0 || c.Limits.AuthLockout <= 0):
 		return errors.New("config: limits.auth_window and limits.auth_lockout must be positive")
+	}
+	if time.Duration(c.Suppliers.SyncCatalogInterval) < time.Second {
+		return errors.New("config: suppliers.sync_catalog_interval: must be at least 1s")
+	}
+	if c.Suppliers.MaxRateChangePercent < 0 || c.Suppliers.MaxRateChangePercent > 1_000_000 {
+		return errors.New("config: suppliers.max_rate_change_percent: must be from 0 to 1000000")
+	}
+	if c.Pricing.CacheMB < 1 || c.Pricing.CacheMB > 65536 {
+		return errors.New("config: pricing.cache_mb: must be from 1 to 65536")
 	}
 	if time.Duration(c.Suppliers.BalanceInterval) < time.Second {
 		return errors.New("config: suppliers.balance_interval: must be at least 1s")

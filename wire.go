@@ -127,6 +127,13 @@ func (a *app) openMetrics(context.Context) error {
 			n, _ := db.ParkedOrders(ctx)
 			return float64(n)
 		}))
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smmapi_services_disabled_by_sync",
+		Help: "Services the catalog sync disabled because their supplier service vanished."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, _ := db.ServicesGone(ctx)
+		return float64(n)
+	}))
 	a.ops = api.NewOpsMetrics(a.reg, db, a.checks, time.Now, a.log)
 	return nil
 }
@@ -198,13 +205,13 @@ func (a *app) buildActions(context.Context) error {
 	now := func() time.Time { return time.Now().UTC() }
 	up := upstream.New(time.Duration(cfg.Upstream.Timeout), upstream.WithObserver(a.ops),
 		upstream.WithSecrets(a.token, cfg.Secrets.Key, cfg.Redis.Password))
-	suppliers := service.NewSuppliers(db, a.sealer, up)
+	suppliers := service.NewSuppliers(db, a.sealer, up, cfg.Currency, now)
 	events := service.NewEventLog(cfg.Currency, now)
 	fulfil := service.NewFulfil(db, suppliers, up, a.metrics, events, now, log,
 		time.Duration(cfg.Workers.SyncInterval), time.Duration(cfg.Upstream.Timeout))
 	bus := serviceBus(a.bus)
 	inv := service.NewInvalidator(bus, a.metrics, log)
-	services := service.NewServices(db, bus, now)
+	services := service.NewServices(db, db, bus, now, cfg.Pricing.CacheMB<<20)
 	a.watch = service.NewTruncationWatch(db, a.metrics, log, now)
 	a.actions = &service.Actions{
 		Auth:         service.NewAuth(db, db, now, log, bus, cfg.Orders.IDFormat),
@@ -217,8 +224,9 @@ func (a *app) buildActions(context.Context) error {
 		Balance:      service.NewBalance(db, cfg.Currency),
 		Sites:        service.NewSites(db, inv),
 		Users:        service.NewUsers(db, cfg.Currency, inv),
+		Prices:       service.NewPrices(db, db, inv),
 		APIKeys:      service.NewAPIKeys(db, db, db, a.cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log, a.metrics, inv),
-		Catalog:      service.NewCatalog(db, db, inv),
+		Catalog:      service.NewCatalog(db, db, db, inv),
 		Orders:       service.NewOrders(db, cfg.Currency, now, events),
 		Tickets:      service.NewTickets(db, events, now, fulfil.ForwardTicket),
 		Events:       service.NewEvents(db, now, log, time.Duration(cfg.Events.Retention)),
@@ -227,7 +235,10 @@ func (a *app) buildActions(context.Context) error {
 	}
 	a.actions.Subscriptions = service.NewSubscriptions(db, a.actions.Orders, events, a.metrics, now, log, service.NewOrderIDIn)
 	fulfil.Posts = a.actions.Subscriptions
-	a.workers = service.NewWorkers(fulfil, a.actions.Subscriptions, log)
+	a.actions.CatalogChanges = service.NewCatalogChanges(db, suppliers, inv)
+	catalogSync := service.NewCatalogSync(db, suppliers, up, inv, a.ops, log, now,
+		time.Duration(cfg.Suppliers.SyncCatalogInterval), int64(cfg.Suppliers.MaxRateChangePercent), time.Duration(cfg.Upstream.Timeout))
+	a.workers = service.NewWorkers(fulfil, a.actions.Subscriptions, catalogSync, log)
 	a.actions.Add.OnQueued = a.workers.Kick
 	if a.bus != nil {
 		a.bus.OnEvent(func(topic string) {

@@ -64,6 +64,8 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 	h.orderRoutes(g)
 	h.eventRoutes(g)
 	h.supplierRoutes(g)
+	h.pricingRoutes(g)
+	h.catalogChangeRoutes(g)
 	h.docRoutes(g)
 	return e
 }

@@ -20,6 +20,7 @@ import (
 type OpsMetrics struct {
 	calls    *prometheus.CounterVec
 	callTime *prometheus.HistogramVec
+	syncs    *prometheus.CounterVec
 
 	stats  service.OrderStatsStore
 	checks Checks
@@ -36,7 +37,10 @@ type OpsMetrics struct {
 	balances []service.SupplierBalance
 }
 
-var _ service.BalanceRecorder = (*OpsMetrics)(nil)
+var (
+	_ service.BalanceRecorder = (*OpsMetrics)(nil)
+	_ service.SyncRecorder    = (*OpsMetrics)(nil)
+)
 
 // Stats older than this (the database failing meanwhile) are not exported:
 // a gauge that silently stops moving is worse than a missing one.
@@ -53,6 +57,9 @@ func NewOpsMetrics(reg prometheus.Registerer, stats service.OrderStatsStore, che
 		callTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "smmapi_supplier_request_duration_seconds",
 			Help: "Latency of calls to suppliers by supplier ID and action.", Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 8)},
 			[]string{"supplier", "action"}),
+		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smmapi_catalog_sync_total",
+			Help: "Catalog sync rounds by supplier ID and outcome (applied, unchanged, refused: empty, unparsable or half dropped; failed: no answer)."},
+			[]string{"supplier", "outcome"}),
 		stats: stats, checks: checks, now: now, log: log, ttl: 15 * time.Second,
 		up: prometheus.NewDesc("smmapi_dependency_up",
 			"Whether a dependency answers (1) or not (0), as /readyz asks it: database, redis.", []string{"dependency"}, nil),
@@ -69,7 +76,7 @@ func NewOpsMetrics(reg prometheus.Registerer, stats service.OrderStatsStore, che
 		floor: prometheus.NewDesc("smmapi_supplier_balance_floor",
 			"The balance under which a supplier needs topping up (suppliers.balance_floor; 0: not watched).", sup, nil),
 	}
-	reg.MustRegister(m.calls, m.callTime, m)
+	reg.MustRegister(m.calls, m.callTime, m.syncs, m)
 	return m
 }
 
@@ -78,6 +85,11 @@ func (m *OpsMetrics) SupplierCall(supplier uint64, action, outcome string, took 
 	id := strconv.FormatUint(supplier, 10)
 	m.calls.WithLabelValues(id, action, outcome).Inc()
 	m.callTime.WithLabelValues(id, action).Observe(took.Seconds())
+}
+
+// CatalogSync counts one supplier's catalog sync round.
+func (m *OpsMetrics) CatalogSync(supplier uint64, outcome string) {
+	m.syncs.WithLabelValues(strconv.FormatUint(supplier, 10), outcome).Inc()
 }
 
 // SupplierBalances replaces the exported balances.

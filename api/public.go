@@ -113,7 +113,7 @@ func (p *publicAPI) dispatch(version int) echo.HandlerFunc {
 // services writes the pre-serialized catalog, gzipped when the client
 // accepts it.
 func (p *publicAPI) services(c echo.Context, r request) error {
-	b, err := p.a.Services.Do(c.Request().Context(), r.version)
+	b, err := p.a.Services.Do(c.Request().Context(), r.acct.Pricing, r.version)
 	if err != nil {
 		return err
 	}

@@ -39,8 +39,25 @@ type User struct {
 	// alphanumeric IDs into an INT column sends ("0", 1–9 digits).
 	SuspectTruncatedIDs     int64 `gorm:"not null;default:0"`
 	LastSuspectTruncationAt *time.Time
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
+	// Discount is the account-wide discount on catalog rates (hundredths
+	// of a percent). PriceRev counts changes of its own prices and
+	// PriceCount says how many it has: with the discount they name the
+	// account's price list, so a cached serialized catalog is found (and
+	// outdated) without reading the prices.
+	Discount   Percent `gorm:"column:discount;not null;default:0"`
+	PriceRev   int64   `gorm:"not null;default:0"`
+	PriceCount int64   `gorm:"not null;default:0"`
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// UserPrice is an account's own rate for one service, replacing the
+// catalog rate (and the account's discount) for that service.
+type UserPrice struct {
+	UserID    uint64 `gorm:"primaryKey;autoIncrement:false"`
+	ServiceID uint64 `gorm:"primaryKey;autoIncrement:false;index"`
+	Rate      Money  `gorm:"not null"`
+	UpdatedAt time.Time
 }
 
 // APIKey is the single key slot of a user on a site. KeyHash is NULL once the
@@ -93,8 +110,47 @@ type Service struct {
 	SupplierID      *uint64 `gorm:""`
 	SupplierService string  `gorm:"size:64;not null;default:''"`
 	RefillDays      int64   `gorm:"not null;default:0"`
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// MarkupPercent and MarkupFixed are the price rule of a service priced
+	// from its supplier's rate (nil percent: no rule). With Sync the
+	// catalog sync follows the supplier: SupplierRate is the supplier's
+	// rate last applied (its own text: suppliers send more than 4
+	// decimals), HeldRate one held for an admin (pending change).
+	MarkupPercent  *Percent `gorm:""`
+	MarkupFixed    Money    `gorm:"not null;default:0"`
+	Sync           bool     `gorm:"not null;default:false"`
+	SupplierRate   string   `gorm:"size:32;not null;default:''"`
+	HeldRate       *string  `gorm:"size:32"`
+	DisabledReason string   `gorm:"size:64;not null;default:''"`
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Catalog change sources and statuses.
+const (
+	ChangeSync   = "supplier_sync"
+	ChangeAdmin  = "admin"
+	ChangeImport = "import"
+
+	ChangeApplied  = "applied"
+	ChangePending  = "pending"
+	ChangeRejected = "rejected"
+)
+
+// CatalogChange is one change of a service's field, recorded with the
+// change itself (or held: pending, for a rate the sync would not apply).
+type CatalogChange struct {
+	ID         uint64  `gorm:"primaryKey"`
+	ServiceID  uint64  `gorm:"not null;index"`
+	SupplierID *uint64 `gorm:"index"`
+	Field      string  `gorm:"size:16;not null"`
+	Old        string  `gorm:"size:64;not null;default:''"`
+	New        string  `gorm:"size:64;not null;default:''"`
+	Source     string  `gorm:"size:16;not null"`
+	Status     string  `gorm:"size:16;not null;index"`
+	// SupplierRate is the supplier's rate a held rate change comes from,
+	// applied with it.
+	SupplierRate string `gorm:"size:32;not null;default:''"`
+	CreatedAt    time.Time
 }
 
 // Status is an order's status, spelled as on the wire. Which status may
@@ -307,14 +363,25 @@ type Supplier struct {
 	APIURL    string `gorm:"size:512;not null"`
 	KeyCipher []byte `gorm:"size:512;not null"`
 	Enabled   bool   `gorm:"not null"`
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// Currency is what the supplier charges in ("" = the service
+	// currency); CurrencyRate converts: service currency per supplier unit.
+	Currency     string `gorm:"size:8;not null;default:''"`
+	CurrencyRate Money  `gorm:"not null;default:10000"`
+	// CatalogError is why the last catalog answer was not applied ("":
+	// it was). NextAt is when its catalog is read next, by the instance
+	// holding the claim (ClaimToken until ClaimUntil).
+	CatalogError string     `gorm:"size:512;not null;default:''"`
+	NextAt       *time.Time `gorm:"index"`
+	ClaimToken   string     `gorm:"size:32;not null;default:''"`
+	ClaimUntil   *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // All lists every table, for migration.
 func All() []any {
 	return []any{&Site{}, &SiteDomain{}, &User{}, &APIKey{}, &LedgerEntry{}, &Service{}, &Order{}, &Ticket{}, &Supplier{},
-		&Event{}, &EventCursor{}}
+		&Event{}, &EventCursor{}, &UserPrice{}, &CatalogChange{}}
 }
 
 // Event types: every change of an order, a refill ticket or a cancel ticket.

@@ -37,9 +37,9 @@ var ExtraParams = []string{"usernames", "hashtags", "hashtag", "media", "answer_
 	"min", "max", "posts", "old_posts", "delay", "expiry", "country", "device", "type_of_traffic",
 	"google_keyword", "referring_url"}
 
-// ServiceGetter finds one service: the catalog cache (Services) or the store.
+// ServiceGetter finds one service at an account's rate (Services).
 type ServiceGetter interface {
-	Service(ctx context.Context, id uint64) (model.Service, error)
+	ServiceFor(ctx context.Context, p Pricing, id uint64) (model.Service, error)
 }
 
 // AddResult is the add action's answer: {"order":"b76VJizQKZ"}, or
@@ -82,7 +82,7 @@ func (a *Add) Do(ctx context.Context, acct Account, in AddInput) (AddResult, err
 	if err != nil || sid == 0 {
 		return AddResult{}, Errorf(ErrInvalid, MsgIncorrectService)
 	}
-	svc, err := a.catalog.Service(ctx, sid)
+	svc, err := a.catalog.ServiceFor(ctx, acct.Pricing, sid)
 	if ErrorCode(err) == ErrNotFound || err == nil && !svc.Enabled {
 		return AddResult{}, Errorf(ErrInvalid, MsgIncorrectService)
 	}

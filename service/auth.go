@@ -109,7 +109,8 @@ func (a *Auth) Authenticate(ctx context.Context, key, host string) (Account, err
 		}
 	}
 	return Account{UserID: owner.UserID, SiteID: owner.SiteID, KeyID: owner.KeyID,
-		OrderIDFormat: ResolveFormat(owner.OrderIDFormat, owner.SiteOrderIDFormat, a.defaultFormat)}, nil
+		OrderIDFormat: ResolveFormat(owner.OrderIDFormat, owner.SiteOrderIDFormat, a.defaultFormat),
+		Pricing:       Pricing{UserID: owner.UserID, Discount: owner.Discount, Rev: owner.PriceRev, Own: owner.PriceCount > 0}}, nil
 }
 
 // HashKey returns the stored form of an API key. Keys carry 128 random bits,

@@ -39,6 +39,34 @@ type ServiceInput struct {
 	SupplierID      *uint64      `json:"supplier_id"`
 	SupplierService *string      `json:"supplier_service"`
 	RefillDays      *json.Number `json:"refill_days"`
+	// PriceRule prices the service from its supplier's rate (null: none);
+	// Sync lets the catalog sync follow the supplier.
+	PriceRule Optional[PriceRuleInput] `json:"price_rule"`
+	Sync      *bool                    `json:"sync"`
+}
+
+// PriceRuleInput is a price rule as sent: markup_percent (0–10000, 2
+// decimals) and markup_fixed (non-negative, 4 decimals).
+type PriceRuleInput struct {
+	MarkupPercent NumText  `json:"markup_percent"`
+	MarkupFixed   *NumText `json:"markup_fixed"`
+}
+
+// maxMarkup bounds markup_percent: 10000 % is far past any real margin.
+const maxMarkup = 10000_00
+
+func (in PriceRuleInput) rule() (PriceRule, error) {
+	pct, err := parsePercent("markup_percent", in.MarkupPercent, 0, maxMarkup)
+	if err != nil {
+		return PriceRule{}, err
+	}
+	r := PriceRule{MarkupPercent: pct}
+	if in.MarkupFixed != nil {
+		if r.MarkupFixed, err = parseRate("markup_fixed", in.MarkupFixed); err != nil {
+			return PriceRule{}, err
+		}
+	}
+	return r, nil
 }
 
 // ServiceView is a catalog entry as the internal API shows it.
@@ -58,6 +86,9 @@ type ServiceView struct {
 	SupplierID      *uint64     `json:"supplier_id"`
 	SupplierService string      `json:"supplier_service"`
 	RefillDays      int64       `json:"refill_days"`
+	PriceRule       *PriceRule  `json:"price_rule"`
+	Sync            bool        `json:"sync"`
+	DisabledReason  string      `json:"disabled_reason"`
 	CreatedAt       string      `json:"created_at"`
 	UpdatedAt       string      `json:"updated_at"`
 }
@@ -65,14 +96,15 @@ type ServiceView struct {
 // Catalog administers services.
 type Catalog struct {
 	store     CatalogStore
+	changes   CatalogSyncStore
 	suppliers SupplierStore
 	inv       *Invalidator
 }
 
 // NewCatalog returns a Catalog; changes drop every instance's cached
-// catalog through inv.
-func NewCatalog(store CatalogStore, suppliers SupplierStore, inv *Invalidator) *Catalog {
-	return &Catalog{store: store, suppliers: suppliers, inv: inv}
+// catalog through inv, and are recorded in the change log through changes.
+func NewCatalog(store CatalogStore, changes CatalogSyncStore, suppliers SupplierStore, inv *Invalidator) *Catalog {
+	return &Catalog{store: store, changes: changes, suppliers: suppliers, inv: inv}
 }
 
 // checkSupplier refuses a supplier_id that names no supplier. It runs
@@ -118,7 +150,16 @@ func (c *Catalog) Patch(ctx context.Context, id uint64, in ServiceInput) (Servic
 	if err := c.checkSupplier(ctx, in); err != nil {
 		return ServiceView{}, err
 	}
-	s, err := c.store.UpdateService(ctx, id, func(s *model.Service) error { return applyService(s, in) })
+	s, err := c.changes.ChangeService(ctx, id, func(s *model.Service) ([]model.CatalogChange, error) {
+		old := *s
+		if err := applyService(s, in); err != nil {
+			return nil, err
+		}
+		if in.Enabled != nil && *in.Enabled {
+			s.DisabledReason = "" // an admin's decision, not the sync's
+		}
+		return adminChanges(old, *s), nil
+	})
 	if err != nil {
 		return ServiceView{}, fmt.Errorf("patch service %d: %w", id, err)
 	}
@@ -191,6 +232,19 @@ func applyService(s *model.Service, in ServiceInput) error {
 	if in.SupplierService != nil {
 		n.SupplierService = strings.TrimSpace(*in.SupplierService)
 	}
+	if in.Sync != nil {
+		n.Sync = *in.Sync
+	}
+	if in.PriceRule.Set {
+		n.MarkupPercent, n.MarkupFixed = nil, 0
+		if in.PriceRule.Value != nil {
+			r, err := in.PriceRule.Value.rule()
+			if err != nil {
+				return err
+			}
+			n.MarkupPercent, n.MarkupFixed = &r.MarkupPercent, r.MarkupFixed
+		}
+	}
 	if in.SupplierID != nil {
 		// 0 unmaps the service (JSON null cannot be told from absent).
 		n.SupplierID = nil
@@ -217,6 +271,8 @@ func applyService(s *model.Service, in ServiceInput) error {
 		return Errorf(ErrInvalid, "description is too long")
 	case len(n.SupplierService) > 64:
 		return Errorf(ErrInvalid, "supplier_service is too long")
+	case n.Sync && (n.SupplierID == nil || n.SupplierService == ""):
+		return Errorf(ErrInvalid, "sync needs supplier_id and supplier_service")
 	}
 	*s = n
 	return nil
@@ -246,6 +302,34 @@ func serviceView(s model.Service) ServiceView {
 	return ServiceView{ID: s.ID, Name: s.Name, Type: s.Type, Category: s.Category, Rate: s.Rate,
 		Min: s.Min, Max: s.Max, Refill: s.Refill, Cancel: s.Cancel, Dripfeed: s.Dripfeed,
 		Description: s.Description, Enabled: s.Enabled, SupplierID: s.SupplierID,
-		SupplierService: s.SupplierService, RefillDays: s.RefillDays,
-		CreatedAt: FormatTime(s.CreatedAt), UpdatedAt: FormatTime(s.UpdatedAt)}
+		SupplierService: s.SupplierService, RefillDays: s.RefillDays, PriceRule: priceRule(s), Sync: s.Sync,
+		DisabledReason: s.DisabledReason, CreatedAt: FormatTime(s.CreatedAt), UpdatedAt: FormatTime(s.UpdatedAt)}
+}
+
+func priceRule(s model.Service) *PriceRule {
+	if r, ok := rule(&s); ok {
+		return &r
+	}
+	return nil
+}
+
+// adminChanges lists what an admin changed of the fields the catalog sync
+// also follows, for the change log.
+func adminChanges(old, n model.Service) []model.CatalogChange {
+	var out []model.CatalogChange
+	for _, f := range []struct{ field, old, new string }{
+		{"rate", old.Rate.String(), n.Rate.String()},
+		{"min", strconv.FormatInt(old.Min, 10), strconv.FormatInt(n.Min, 10)},
+		{"max", strconv.FormatInt(old.Max, 10), strconv.FormatInt(n.Max, 10)},
+		{"refill", strconv.FormatBool(old.Refill), strconv.FormatBool(n.Refill)},
+		{"cancel", strconv.FormatBool(old.Cancel), strconv.FormatBool(n.Cancel)},
+		{"dripfeed", strconv.FormatBool(old.Dripfeed), strconv.FormatBool(n.Dripfeed)},
+		{"enabled", strconv.FormatBool(old.Enabled), strconv.FormatBool(n.Enabled)},
+	} {
+		if f.old != f.new {
+			out = append(out, model.CatalogChange{ServiceID: n.ID, SupplierID: n.SupplierID, Field: f.field,
+				Old: f.old, New: f.new, Source: model.ChangeAdmin, Status: model.ChangeApplied})
+		}
+	}
+	return out
 }

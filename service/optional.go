@@ -46,3 +46,19 @@ func ResolveFormat(account, site *string, def string) string {
 	}
 	return def
 }
+
+// NumText is a decimal sent as a JSON number or a string, kept as text: it
+// is read by the use case, so that a malformed one ("five") is refused with
+// an error naming its field, not as invalid JSON.
+type NumText string
+
+// UnmarshalJSON keeps a string's content or a number's literal.
+func (n *NumText) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		*n = NumText(s)
+		return nil
+	}
+	*n = NumText(b)
+	return nil
+}

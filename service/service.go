@@ -28,6 +28,7 @@ type Actions struct {
 	// Internal API.
 	Sites   *Sites
 	Users   *Users
+	Prices  *Prices
 	APIKeys *APIKeys
 	Catalog *Catalog
 	Orders  *Orders
@@ -36,7 +37,9 @@ type Actions struct {
 	Tickets       *Tickets
 	Events        *Events
 	Suppliers     *Suppliers
-	Fulfil        *Fulfil
+	// CatalogChanges lists and settles catalog changes and imports.
+	CatalogChanges *CatalogChanges
+	Fulfil         *Fulfil
 }
 
 // Account is the authenticated caller of the public API.
@@ -48,6 +51,8 @@ type Account struct {
 	// are numbered, resolved (account, site, configuration): "alnum" or
 	// "numeric". Its answers carry numeric IDs as JSON numbers.
 	OrderIDFormat string
+	// Pricing decides the rates its services answer shows and add charges.
+	Pricing Pricing
 }
 
 // Clock returns the current time; tests inject their own.
@@ -123,9 +128,9 @@ type UserStore interface {
 	Balance(ctx context.Context, id uint64) (model.Money, error)
 	// ListUsers returns users matching f with ID > after, ascending.
 	ListUsers(ctx context.Context, f UserFilter, after uint64, limit int) ([]model.User, error)
-	// UpdateUser sets an account's settings; a nil disabled or an unset
-	// format stays.
-	UpdateUser(ctx context.Context, id uint64, disabled *bool, orderIDFormat Optional[string]) (model.User, error)
+	// UpdateUser sets an account's settings; a nil disabled or discount
+	// or an unset format stays.
+	UpdateUser(ctx context.Context, id uint64, disabled *bool, orderIDFormat Optional[string], discount *model.Percent) (model.User, error)
 	// AdjustBalance adds amount (negative: deducts) and writes the ledger
 	// row in one transaction; it fails with ErrConflict if the balance would
 	// go below zero.
@@ -145,6 +150,11 @@ type KeyOwner struct {
 	OrderIDFormat     *string
 	SiteOrderIDFormat *string
 	LastUsedAt        *time.Time
+	// Discount, PriceRev and PriceCount are the account's pricing (see
+	// model.User).
+	Discount   model.Percent
+	PriceRev   int64
+	PriceCount int64
 }
 
 // KeyStore stores API keys (their hashes only).

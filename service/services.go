@@ -45,9 +45,10 @@ type Body struct {
 }
 
 // catalogBodies are both versions' answers, built once per catalog change,
-// and the enabled services by ID for add.
+// and the enabled services in catalog order and by ID for add.
 type catalogBodies struct {
 	v2, v3 Body
+	rows   []model.Service
 	byID   map[uint64]model.Service
 	exp    time.Time
 }
@@ -58,8 +59,13 @@ type catalogBodies struct {
 // event (or the TTL) drops them.
 type Services struct {
 	catalog CatalogStore
+	prices  PriceStore
 	bus     Bus // nil: no cache
 	now     Clock
+	// lists holds the answers of accounts with prices of their own or a
+	// discount, one per distinct price list, bounded in bytes.
+	lists  *priceLists
+	listMu sync.Mutex // one price list build at a time
 
 	mu      sync.Mutex // guards gen and the storing of bodies
 	buildMu sync.Mutex // one rebuild at a time: no stampede on expiry
@@ -70,22 +76,34 @@ type Services struct {
 }
 
 // NewServices returns a Services; with a nil bus nothing is cached.
-func NewServices(catalog CatalogStore, bus Bus, now Clock) *Services {
-	return &Services{catalog: catalog, bus: bus, now: now}
+// listBytes bounds the serialized price lists kept (LRU).
+func NewServices(catalog CatalogStore, prices PriceStore, bus Bus, now Clock, listBytes int) *Services {
+	return &Services{catalog: catalog, prices: prices, bus: bus, now: now, lists: newPriceLists(listBytes)}
 }
 
-// Invalidate drops the cached answers for an event topic.
+// Invalidate drops the cached answers for an event topic. A change of an
+// account's own prices needs nothing here: it names a new price list (see
+// Pricing.key), which the key cache learns on TopicKeys.
 func (s *Services) Invalidate(topic string) {
 	if topic == TopicCatalog || topic == TopicAll {
 		s.mu.Lock()
 		s.gen++
 		s.bodies.Store(nil)
+		s.lists.clear()
 		s.mu.Unlock()
 	}
 }
 
-// Do returns the public catalog of API version 2 or 3, serialized.
-func (s *Services) Do(ctx context.Context, version int) (Body, error) {
+// Do returns the public catalog of API version 2 or 3 at the account's
+// rates, serialized.
+func (s *Services) Do(ctx context.Context, p Pricing, version int) (Body, error) {
+	if !p.Common() {
+		l, err := s.list(ctx, p)
+		if err != nil {
+			return Body{}, err
+		}
+		return l.pick(version), nil
+	}
 	b, err := s.load(ctx)
 	if err != nil {
 		return Body{}, err
@@ -94,6 +112,49 @@ func (s *Services) Do(ctx context.Context, version int) (Body, error) {
 		return b.v2, nil
 	}
 	return b.v3, nil
+}
+
+// list returns the answers at an account's rates: from the LRU, or built
+// from the common catalog and the account's own prices.
+func (s *Services) list(ctx context.Context, p Pricing) (*priceList, error) {
+	cacheOn := s.bus != nil && s.bus.Live()
+	key := p.key()
+	if cacheOn {
+		if l := s.lists.get(key); l != nil && s.now().Before(l.exp) {
+			return l, nil
+		}
+		// Builds queue, so a burst on one account builds its list once.
+		s.listMu.Lock()
+		defer s.listMu.Unlock()
+		if l := s.lists.get(key); l != nil && s.now().Before(l.exp) {
+			return l, nil
+		}
+	}
+	s.mu.Lock()
+	gen := s.gen
+	s.mu.Unlock()
+	b, err := s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var own map[uint64]model.Money
+	if p.Own {
+		if own, err = s.prices.UserPrices(ctx, p.UserID); err != nil {
+			return nil, fmt.Errorf("services: prices of user %d: %w", p.UserID, err)
+		}
+	}
+	l, err := buildList(key, b, p, own, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if cacheOn {
+		s.mu.Lock()
+		if gen == s.gen { // built from the catalog still current
+			s.lists.put(l)
+		}
+		s.mu.Unlock()
+	}
+	return l, nil
 }
 
 func (s *Services) load(ctx context.Context) (*catalogBodies, error) {
@@ -148,31 +209,49 @@ func (s *Services) build(ctx context.Context, now time.Time) (*catalogBodies, er
 		v2[i] = serviceV2(r)
 		v3[i] = ServiceV3{ServiceV2: v2[i], Dripfeed: r.Dripfeed, Desc: r.Description}
 	}
-	b := &catalogBodies{exp: now.Add(cacheTTL), byID: make(map[uint64]model.Service, len(rows))}
+	b := &catalogBodies{exp: now.Add(cacheTTL), rows: rows, byID: make(map[uint64]model.Service, len(rows))}
 	for _, r := range rows {
 		b.byID[r.ID] = r
 	}
-	if b.v2, err = body(v2); err != nil {
+	if b.v2, err = body(v2, gzip.BestCompression); err != nil { // compressed once per change
 		return nil, err
 	}
-	if b.v3, err = body(v3); err != nil {
+	if b.v3, err = body(v3, gzip.BestCompression); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
-func body(v any) (Body, error) {
+func body(v any, level int) (Body, error) {
 	j, err := json.Marshal(v)
 	if err != nil {
 		return Body{}, err
 	}
 	var gz bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // compressed once per change
+	w, _ := gzip.NewWriterLevel(&gz, level)
 	w.Write(j)
 	if err := w.Close(); err != nil {
 		return Body{}, err
 	}
 	return Body{JSON: j, Gzip: gz.Bytes()}, nil
+}
+
+// ServiceFor returns a service as Service does, at the account's rate.
+func (s *Services) ServiceFor(ctx context.Context, p Pricing, id uint64) (model.Service, error) {
+	svc, err := s.Service(ctx, id)
+	if err != nil || p.Common() {
+		return svc, err
+	}
+	own, ok := model.Money(0), false
+	if p.Own {
+		if l := s.lists.get(p.key()); l != nil && s.bus != nil && s.bus.Live() {
+			own, ok = l.own[id]
+		} else if own, ok, err = s.prices.UserPrice(ctx, p.UserID, id); err != nil {
+			return model.Service{}, fmt.Errorf("price of user %d for service %d: %w", p.UserID, id, err)
+		}
+	}
+	svc.Rate = p.Rate(svc.Rate, own, ok)
+	return svc, nil
 }
 
 // Service returns an enabled service from the cached catalog, saving add a

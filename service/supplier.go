@@ -21,16 +21,25 @@ type SupplierInput struct {
 	APIURL  *string `json:"api_url"`
 	APIKey  *string `json:"api_key"`
 	Enabled *bool   `json:"enabled"`
+	// Currency is what the supplier charges in; CurrencyRate the service
+	// currency per supplier unit (> 0, at most 4 decimals).
+	Currency     *string  `json:"currency"`
+	CurrencyRate *NumText `json:"currency_rate"`
 }
 
 // SupplierView is a supplier without its key.
 type SupplierView struct {
-	ID        uint64 `json:"id"`
-	Name      string `json:"name"`
-	APIURL    string `json:"api_url"`
-	Enabled   bool   `json:"enabled"`
-	CreatedAt string `json:"created_at"`
-	UpdatedAt string `json:"updated_at"`
+	ID       uint64 `json:"id"`
+	Name     string `json:"name"`
+	APIURL   string `json:"api_url"`
+	Enabled  bool   `json:"enabled"`
+	Currency string `json:"currency"`
+	// CurrencyRate is a rate, not an amount, on the money grid.
+	CurrencyRate model.Money `json:"currency_rate"`
+	// CatalogError is why the last catalog answer was refused ("": none).
+	CatalogError string `json:"catalog_error"`
+	CreatedAt    string `json:"created_at"`
+	UpdatedAt    string `json:"updated_at"`
 }
 
 // SupplierStore stores suppliers.
@@ -46,11 +55,13 @@ type Suppliers struct {
 	store    SupplierStore
 	sealer   Sealer // nil when secrets.key is not configured
 	upstream Upstream
+	currency string // the service currency, a supplier's default
+	now      Clock
 }
 
 // NewSuppliers returns a Suppliers; sealer may be nil (no secrets.key).
-func NewSuppliers(store SupplierStore, sealer Sealer, upstream Upstream) *Suppliers {
-	return &Suppliers{store: store, sealer: sealer, upstream: upstream}
+func NewSuppliers(store SupplierStore, sealer Sealer, upstream Upstream, currency string, now Clock) *Suppliers {
+	return &Suppliers{store: store, sealer: sealer, upstream: upstream, currency: currency, now: now}
 }
 
 var errNoSecrets = Errorf(ErrConflict, "secrets.key is not configured")
@@ -63,14 +74,15 @@ func (s *Suppliers) Create(ctx context.Context, in SupplierInput) (SupplierView,
 	if in.Name == nil || in.APIURL == nil || in.APIKey == nil {
 		return SupplierView{}, Errorf(ErrInvalid, "name, api_url and api_key are required")
 	}
-	sup := model.Supplier{Enabled: true}
+	now := s.now()
+	sup := model.Supplier{Enabled: true, Currency: s.currency, CurrencyRate: 1_0000, NextAt: &now}
 	if err := s.apply(&sup, in); err != nil {
 		return SupplierView{}, err
 	}
 	if err := s.store.CreateSupplier(ctx, &sup); err != nil {
 		return SupplierView{}, fmt.Errorf("create supplier: %w", err)
 	}
-	return supplierView(sup), nil
+	return s.view(sup), nil
 }
 
 // Patch changes a supplier.
@@ -82,7 +94,7 @@ func (s *Suppliers) Patch(ctx context.Context, id uint64, in SupplierInput) (Sup
 	if err != nil {
 		return SupplierView{}, fmt.Errorf("patch supplier %d: %w", id, err)
 	}
-	return supplierView(sup), nil
+	return s.view(sup), nil
 }
 
 // List returns one page of suppliers.
@@ -98,7 +110,7 @@ func (s *Suppliers) List(ctx context.Context, p Page) (List[SupplierView], error
 	if err != nil {
 		return List[SupplierView]{}, fmt.Errorf("list suppliers: %w", err)
 	}
-	return pageOf(rows, limit, func(s model.Supplier) uint64 { return s.ID }, supplierView), nil
+	return pageOf(rows, limit, func(s model.Supplier) uint64 { return s.ID }, s.view), nil
 }
 
 // Balance asks the supplier its balance, live.
@@ -172,6 +184,19 @@ func (s *Suppliers) apply(sup *model.Supplier, in SupplierInput) error {
 	if in.Enabled != nil {
 		n.Enabled = *in.Enabled
 	}
+	if in.Currency != nil {
+		n.Currency = strings.ToUpper(strings.TrimSpace(*in.Currency))
+		if len(n.Currency) != 3 || strings.IndexFunc(n.Currency, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+			return Errorf(ErrInvalid, "currency must be a 3-letter code")
+		}
+	}
+	if in.CurrencyRate != nil {
+		r, err := model.ParseMoney(string(*in.CurrencyRate))
+		if err != nil || r <= 0 {
+			return Errorf(ErrInvalid, "currency_rate must be a positive decimal with at most 4 decimals")
+		}
+		n.CurrencyRate = r
+	}
 	if n.Name == "" || len(n.Name) > 128 {
 		return Errorf(ErrInvalid, "name must be 1 to 128 characters")
 	}
@@ -194,7 +219,12 @@ func (s *Suppliers) apply(sup *model.Supplier, in SupplierInput) error {
 	return nil
 }
 
-func supplierView(s model.Supplier) SupplierView {
-	return SupplierView{ID: s.ID, Name: s.Name, APIURL: s.APIURL, Enabled: s.Enabled,
-		CreatedAt: FormatTime(s.CreatedAt), UpdatedAt: FormatTime(s.UpdatedAt)}
+func (s *Suppliers) view(sup model.Supplier) SupplierView {
+	cur := sup.Currency
+	if cur == "" { // added before suppliers had a currency
+		cur = s.currency
+	}
+	return SupplierView{ID: sup.ID, Name: sup.Name, APIURL: sup.APIURL, Enabled: sup.Enabled, Currency: cur,
+		CurrencyRate: sup.CurrencyRate, CatalogError: sup.CatalogError,
+		CreatedAt: FormatTime(sup.CreatedAt), UpdatedAt: FormatTime(sup.UpdatedAt)}
 }

@@ -28,6 +28,9 @@ type UserPatch struct {
 	// store upstream IDs as integers) or null (inherit from the site, then
 	// the configuration). It applies to orders placed after.
 	OrderIDFormat Optional[string] `json:"order_id_format"`
+	// DiscountPercent is the account-wide discount on catalog rates,
+	// "0.00" to "100.00"; its own prices are not discounted.
+	DiscountPercent *NumText `json:"discount_percent"`
 }
 
 // UserView is an account as the internal API shows it.
@@ -40,9 +43,10 @@ type UserView struct {
 	OrderIDFormat *string     `json:"order_id_format"`
 	// SuspectTruncatedIDs counts look-ups that look like a child casting
 	// this account's alphanumeric IDs into an INT column (see truncation.go).
-	SuspectTruncatedIDs     int64   `json:"suspect_truncated_ids"`
-	LastSuspectTruncationAt *string `json:"last_suspect_truncation_at"`
-	CreatedAt               string  `json:"created_at"`
+	SuspectTruncatedIDs     int64         `json:"suspect_truncated_ids"`
+	LastSuspectTruncationAt *string       `json:"last_suspect_truncation_at"`
+	DiscountPercent         model.Percent `json:"discount_percent"`
+	CreatedAt               string        `json:"created_at"`
 }
 
 // UserFilter narrows the account list.
@@ -130,14 +134,22 @@ func (s *Users) Patch(ctx context.Context, id uint64, in UserPatch) (UserView, e
 	if !validFormat(in.OrderIDFormat.Value) {
 		return UserView{}, Errorf(ErrInvalid, "order_id_format must be alnum, numeric or null")
 	}
-	if in.Disabled == nil && !in.OrderIDFormat.Set {
+	var discount *model.Percent
+	if in.DiscountPercent != nil {
+		d, err := parsePercent("discount_percent", *in.DiscountPercent, 0, 100_00)
+		if err != nil {
+			return UserView{}, err
+		}
+		discount = &d
+	}
+	if in.Disabled == nil && !in.OrderIDFormat.Set && discount == nil {
 		return s.Get(ctx, id)
 	}
-	u, err := s.store.UpdateUser(ctx, id, in.Disabled, in.OrderIDFormat)
+	u, err := s.store.UpdateUser(ctx, id, in.Disabled, in.OrderIDFormat, discount)
 	if err != nil {
 		return UserView{}, fmt.Errorf("patch user %d: %w", id, err)
 	}
-	s.inv.Changed(ctx, TopicKeys) // disabled, or numbered differently
+	s.inv.Changed(ctx, TopicKeys) // disabled, numbered or priced differently
 	return s.view(u), nil
 }
 
@@ -182,7 +194,7 @@ func (s *Users) Ledger(ctx context.Context, id uint64, p Page) (List[LedgerView]
 func (s *Users) view(u model.User) UserView {
 	v := UserView{ID: u.ID, Username: u.Username, Balance: u.Balance, Currency: s.currency,
 		Disabled: u.Disabled, OrderIDFormat: u.OrderIDFormat, SuspectTruncatedIDs: u.SuspectTruncatedIDs,
-		CreatedAt: FormatTime(u.CreatedAt)}
+		DiscountPercent: u.Discount, CreatedAt: FormatTime(u.CreatedAt)}
 	if u.LastSuspectTruncationAt != nil {
 		t := FormatTime(*u.LastSuspectTruncationAt)
 		v.LastSuspectTruncationAt = &t

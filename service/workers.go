@@ -14,15 +14,17 @@ import (
 type Workers struct {
 	f    *Fulfil
 	subs *Subscriptions
+	cat  *CatalogSync
 	kick chan struct{}
 	log  *slog.Logger
 	// Tick is how often each loop looks for due work.
 	Tick time.Duration
 }
 
-// NewWorkers returns workers over f and subs (expiry and resuming).
-func NewWorkers(f *Fulfil, subs *Subscriptions, log *slog.Logger) *Workers {
-	return &Workers{f: f, subs: subs, kick: make(chan struct{}, 1), log: log, Tick: time.Second}
+// NewWorkers returns workers over f, subs (expiry and resuming) and the
+// catalog sync cat.
+func NewWorkers(f *Fulfil, subs *Subscriptions, cat *CatalogSync, log *slog.Logger) *Workers {
+	return &Workers{f: f, subs: subs, cat: cat, kick: make(chan struct{}, 1), log: log, Tick: time.Second}
 }
 
 // Kick wakes the forwarder at once, e.g. when an order was just placed.
@@ -65,7 +67,8 @@ func (w *Workers) Run(ctx context.Context, fulfil bool) {
 	wg.Add(1)
 	go loop("subscriptions", w.subs.Round, nil)
 	if fulfil {
-		wg.Add(3)
+		wg.Add(4)
+		go loop("catalog", w.cat.Round, nil)
 		go loop("forward", w.f.ForwardRound, w.kick)
 		go loop("sync", w.f.SyncRound, nil)
 		go loop("refill", w.f.RefillRound, nil)

@@ -74,7 +74,8 @@ func (db *DB) Keys(ctx context.Context, userID uint64) ([]model.APIKey, error) {
 func (db *DB) KeyByHash(ctx context.Context, hash string) (service.KeyOwner, error) {
 	var o service.KeyOwner
 	res := db.r.WithContext(ctx).Raw(`SELECT k.id AS key_id, k.user_id, k.site_id, k.last_used_at, u.disabled AS user_disabled,
-		u.id_format AS order_id_format, s.order_id_format AS site_order_id_format
+		u.id_format AS order_id_format, s.order_id_format AS site_order_id_format,
+		u.discount, u.price_rev, u.price_count
 		FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN sites s ON s.id = k.site_id
 		WHERE k.key_hash = ?`, hash).Scan(&o)
 	if res.Error != nil {

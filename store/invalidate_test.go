@@ -47,13 +47,13 @@ func TestWritePathInvalidation(t *testing.T) {
 				busA, busB = m, m
 			}
 			// Instance B serves the public API from its caches.
-			servicesB := service.NewServices(db, busB, now)
+			servicesB := service.NewServices(db, db, busB, now, 1<<20)
 			authB := service.NewAuth(db, db, now, log, busB, "alnum")
 			busB.OnEvent(func(topic string) { servicesB.Invalidate(topic); authB.Invalidate(topic) })
 
 			// Instance A changes things without any HTTP request.
 			inv := service.NewInvalidator(busA, service.NopRecorder{}, log)
-			catalog := service.NewCatalog(db, db, inv)
+			catalog := service.NewCatalog(db, db, db, inv)
 			users := service.NewUsers(db, "CNY", inv)
 			keys := service.NewAPIKeys(db, db, db, NewMemoryCooldowns(time.Now), 0, now, log, service.NopRecorder{}, inv)
 

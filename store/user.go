@@ -56,10 +56,13 @@ func (db *DB) ListUsers(ctx context.Context, f service.UserFilter, after uint64,
 	return us, dbErr(err, "user")
 }
 
-// UpdateUser sets an account's settings; a nil disabled or an unset format
-// stays.
-func (db *DB) UpdateUser(ctx context.Context, id uint64, disabled *bool, orderIDFormat service.Optional[string]) (model.User, error) {
+// UpdateUser sets an account's settings; a nil disabled or discount or an
+// unset format stays.
+func (db *DB) UpdateUser(ctx context.Context, id uint64, disabled *bool, orderIDFormat service.Optional[string], discount *model.Percent) (model.User, error) {
 	set := map[string]any{"updated_at": db.now()}
+	if discount != nil {
+		set["discount"] = int64(*discount)
+	}
 	if disabled != nil {
 		set["disabled"] = *disabled
 	}

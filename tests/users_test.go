@@ -22,8 +22,8 @@ func TestUsersCreate(t *testing.T) {
 			t.Fatalf("status %d: %s", r.Status, r.Body)
 		}
 		u := r.Obj(t)
-		if len(u) != 9 {
-			t.Errorf("fields of %s, want id, username, balance, currency, disabled, order_id_format, suspect_truncated_ids, last_suspect_truncation_at, created_at", r.Body)
+		if len(u) != 10 || u["discount_percent"] != "0.00" {
+			t.Errorf("fields of %s, want id, username, balance, currency, disabled, order_id_format, suspect_truncated_ids, last_suspect_truncation_at, discount_percent (\"0.00\"), created_at", r.Body)
 		}
 		id, ok := u["id"].(json.Number)
 		if n, err := id.Int64(); !ok || err != nil || n < 1 {
