@@ -24,6 +24,7 @@ import (
 	"smmapi/service"
 	"smmapi/store"
 	"smmapi/upstream"
+	"smmapi/webhook"
 )
 
 // eventBus is a bus whose events this process can also hear.
@@ -42,6 +43,7 @@ type app struct {
 	reg       *prometheus.Registry
 	metrics   *api.Metrics
 	ops       *api.OpsMetrics
+	hookStats *api.WebhookMetrics
 	checks    api.Checks
 	cooldowns service.Cooldowns
 	limiter   api.Limiter
@@ -114,6 +116,7 @@ func (a *app) openMetrics(context.Context) error {
 			return float64(n)
 		}))
 	a.ops = api.NewOpsMetrics(a.reg, db, a.checks, time.Now, a.log)
+	a.hookStats = api.NewWebhookMetrics(a.reg, db, time.Now)
 	return nil
 }
 
@@ -205,7 +208,16 @@ func (a *app) buildActions(context.Context) error {
 		Suppliers:    suppliers,
 		Fulfil:       fulfil,
 	}
-	a.workers = service.NewWorkers(fulfil, log)
+	policy, _ := service.NewAddrPolicy(cfg.Webhooks.AllowPrivate) // checked by Validate
+	hookCfg := service.WebhookConfig{Timeout: time.Duration(cfg.Webhooks.Timeout), MaxAge: time.Duration(cfg.Webhooks.MaxAge),
+		MaxFailures: cfg.Webhooks.MaxFailures, Backoff: time.Duration(cfg.Webhooks.Backoff),
+		MaxBackoff: time.Duration(cfg.Webhooks.MaxBackoff), Concurrency: cfg.Webhooks.Concurrency, PerEndpoint: cfg.Webhooks.PerEndpoint}
+	a.actions.Webhooks = service.NewWebhooks(db, db, a.sealer, policy, hookCfg, now)
+	var hooks *service.Deliverer
+	if a.sealer != nil {
+		hooks = service.NewDeliverer(db, db, a.sealer, webhook.New(hookCfg.Timeout, policy), a.hookStats, hookCfg, now, log)
+	}
+	a.workers = service.NewWorkers(fulfil, hooks, time.Duration(cfg.Events.Retention), log)
 	a.actions.Add.OnQueued = a.workers.Kick
 	if a.bus != nil {
 		a.bus.OnEvent(func(topic string) {

@@ -64,6 +64,7 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 	h.orderRoutes(g)
 	h.eventRoutes(g)
 	h.supplierRoutes(g)
+	h.webhookRoutes(g)
 	h.docRoutes(g)
 	return e
 }

@@ -35,6 +35,7 @@ type Actions struct {
 	Events    *Events
 	Suppliers *Suppliers
 	Fulfil    *Fulfil
+	Webhooks  *Webhooks
 }
 
 // Account is the authenticated caller of the public API.

@@ -14,10 +14,15 @@ import (
 var _ service.FulfilStore = (*DB)(nil)
 
 // lease says which rows of a table are work to claim: those matching cond
-// (with args) whose next_at is due and whose claim is free.
+// (with args) whose next_at is due and whose claim is free. pick (with
+// pickArgs), when set, narrows the candidates only: a condition that can
+// only turn from false to true while a row waits (webhook ordering), so the
+// claim itself need not check it again.
 type lease struct {
-	cond string
-	args []any
+	cond     string
+	args     []any
+	pick     string
+	pickArgs []any
 }
 
 // claim is the one lease helper for work that instances take from the
@@ -38,8 +43,11 @@ func claim[T any](ctx context.Context, db *DB, l lease, now time.Time, n int, to
 	g := db.g.WithContext(ctx)
 	free := " AND (claim_until IS NULL OR claim_until < ?)"
 	var ids []uint64
-	err := g.Model(&row).Where(l.cond+" AND next_at <= ?"+free, append(l.args, now, now)...).
-		Order("next_at").Limit(n).Pluck("id", &ids).Error
+	where, args := l.cond+" AND next_at <= ?"+free, append(append([]any{}, l.args...), now, now)
+	if l.pick != "" {
+		where, args = where+" AND "+l.pick, append(args, l.pickArgs...)
+	}
+	err := g.Model(&row).Where(where, args...).Order("next_at").Limit(n).Pluck("id", &ids).Error
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
@@ -69,7 +77,7 @@ func claim[T any](ctx context.Context, db *DB, l lease, now time.Time, n int, to
 
 // ClaimOrders leases due orders in one forward state.
 func (db *DB) ClaimOrders(ctx context.Context, state string, now time.Time, n int, token string, until time.Time) ([]model.Order, error) {
-	os, err := claim[model.Order](ctx, db, lease{"forward_state = ?", []any{state}}, now, n, token, until)
+	os, err := claim[model.Order](ctx, db, lease{cond: "forward_state = ?", args: []any{state}}, now, n, token, until)
 	return os, dbErr(err, "order")
 }
 
@@ -102,7 +110,7 @@ func (db *DB) ExpireSending(ctx context.Context, now time.Time) (int64, error) {
 
 // ClaimTickets leases due forwarded refill tickets.
 func (db *DB) ClaimTickets(ctx context.Context, now time.Time, n int, token string, until time.Time) ([]model.Ticket, error) {
-	ts, err := claim[model.Ticket](ctx, db, lease{"status = ? AND type = ?", []any{model.TicketForwarded, model.TicketRefill}},
+	ts, err := claim[model.Ticket](ctx, db, lease{cond: "status = ? AND type = ?", args: []any{model.TicketForwarded, model.TicketRefill}},
 		now, n, token, until)
 	return ts, dbErr(err, "ticket")
 }
