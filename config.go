@@ -71,7 +71,7 @@ type Config struct {
 	Webhooks struct {
 		Timeout     Duration `yaml:"timeout"`
 		MaxAge      Duration `yaml:"max_age"`
-		MaxFailures int64    `yaml:"max_failures"`
+		MaxFailures int      `yaml:"max_failures"`
 		// AllowPrivate is a comma list of CIDRs webhooks may reach although
 		// private (or loopback, link-local…).
 		AllowPrivate string   `yaml:"allow_private"`

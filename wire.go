@@ -210,7 +210,7 @@ func (a *app) buildActions(context.Context) error {
 	}
 	policy, _ := service.NewAddrPolicy(cfg.Webhooks.AllowPrivate) // checked by Validate
 	hookCfg := service.WebhookConfig{Timeout: time.Duration(cfg.Webhooks.Timeout), MaxAge: time.Duration(cfg.Webhooks.MaxAge),
-		MaxFailures: cfg.Webhooks.MaxFailures, Backoff: time.Duration(cfg.Webhooks.Backoff),
+		MaxFailures: int64(cfg.Webhooks.MaxFailures), Backoff: time.Duration(cfg.Webhooks.Backoff),
 		MaxBackoff: time.Duration(cfg.Webhooks.MaxBackoff), Concurrency: cfg.Webhooks.Concurrency, PerEndpoint: cfg.Webhooks.PerEndpoint}
 	a.actions.Webhooks = service.NewWebhooks(db, db, a.sealer, policy, hookCfg, now)
 	var hooks *service.Deliverer

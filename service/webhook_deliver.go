@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,12 +113,15 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 		d.untake(keep)
 		return 0, fmt.Errorf("read webhook work: %w", err)
 	}
+	// A send under way when ctx ends runs to its end (bounded by
+	// webhooks.timeout): cut short, it would count as the receiver's failure.
+	sctx := context.WithoutCancel(ctx)
 	for _, del := range keep {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
 			defer d.untake([]model.WebhookDelivery{del})
-			d.send(ctx, del, events[del.EventRow], endpoints[del.EndpointID])
+			d.send(sctx, del, events[del.EventRow], endpoints[del.EndpointID])
 		}()
 	}
 	return len(keep), nil
@@ -201,7 +205,8 @@ func (d *Deliverer) send(ctx context.Context, del model.WebhookDelivery, ev mode
 	del.Attempts++
 	del.LatencyMS = took.Milliseconds()
 	del.LastStatusCode = ans.Status
-	del.LastResponse = firstRunes(string(ans.Body), 200)
+	// Stored in a utf8mb4 column: invalid bytes would fail the write.
+	del.LastResponse = firstRunes(strings.ToValidUTF8(string(ans.Body), "\uFFFD"), 200)
 	if ans.Err == nil && ans.Status >= 200 && ans.Status < 300 {
 		del.Status, del.LastError, del.DeliveredAt = model.DeliverySucceeded, "", &end
 		d.rec.HookAttempt(model.DeliverySucceeded)
@@ -217,9 +222,7 @@ func (d *Deliverer) send(ctx context.Context, del model.WebhookDelivery, ev mode
 		}
 	}
 	reason := fmt.Sprintf("%d consecutive failed deliveries (last: %s)", d.cfg.MaxFailures, firstRunes(del.LastError, 200))
-	// Recorded even when the send was cut short by a stop: the outcome is
-	// known, and the claim would only lapse into a second send.
-	disabled, err := d.store.FinishDelivery(context.WithoutCancel(ctx), del, d.cfg.MaxFailures, reason)
+	disabled, err := d.store.FinishDelivery(ctx, del, d.cfg.MaxFailures, reason)
 	if err != nil {
 		d.log.Warn("record webhook delivery", "delivery", del.ID, "err", err)
 	}
@@ -232,7 +235,7 @@ func (d *Deliverer) send(ctx context.Context, del model.WebhookDelivery, ev mode
 func hookError(a HookAnswer) string {
 	switch {
 	case a.Err != nil:
-		return firstRunes(a.Err.Error(), 500)
+		return firstRunes(strings.ToValidUTF8(a.Err.Error(), "\uFFFD"), 500)
 	case a.Status >= 300 && a.Status < 400:
 		return fmt.Sprintf("HTTP %d: redirects are not followed", a.Status)
 	default:
