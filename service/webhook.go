@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -384,6 +385,11 @@ func (p *AddrPolicy) CheckURL(raw string) error {
 	host := u.Hostname()
 	if host == "" {
 		return bad("has no host")
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return bad("has an invalid port")
+		}
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if why := p.Refused(ip); why != "" {

@@ -252,6 +252,27 @@ func TestWebhookRetry(t *testing.T) {
 				t.Errorf("delivery %v", d)
 			}
 		}
+		// The metrics say the same; the backlog gauge is read every 5 s.
+		n := float64(len(feed))
+		fulWait(t, 10*time.Second, "backlog gauge at 0", func() bool {
+			return opsValues(t, opsScrape(t, s))["smmapi_webhook_pending_deliveries"] == 0
+		})
+		body := opsScrape(t, s)
+		vals := opsValues(t, body)
+		for series, want := range map[string]float64{
+			`smmapi_webhook_deliveries_total{outcome="succeeded"}`: n,
+			`smmapi_webhook_deliveries_total{outcome="failed"}`:    2 * n,
+			`smmapi_webhook_deliveries_total{outcome="dead"}`:      0,
+			`smmapi_webhook_oldest_pending_seconds`:                0,
+		} {
+			if vals[series] != want {
+				t.Errorf("%s = %v, want %v", series, vals[series], want)
+			}
+		}
+		h := opsFamilies(t, body)["smmapi_webhook_delivery_latency_seconds"].GetMetric()[0].GetHistogram()
+		if float64(h.GetSampleCount()) != n || h.GetSampleSum() <= 0 {
+			t.Errorf("latency histogram: %d samples, sum %v; want %v samples", h.GetSampleCount(), h.GetSampleSum(), n)
+		}
 	})
 }
 
