@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -36,12 +37,7 @@ func (h *internalAPI) putWebhook(c echo.Context) error {
 }
 
 func (h *internalAPI) getWebhook(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	out, err := h.a.Webhooks.Get(c.Request().Context(), id)
-	return respond(c, http.StatusOK, out, err)
+	return byPathID(c, http.StatusOK, h.a.Webhooks.Get)
 }
 
 func (h *internalAPI) deleteWebhook(c echo.Context) error {
@@ -56,12 +52,7 @@ func (h *internalAPI) deleteWebhook(c echo.Context) error {
 }
 
 func (h *internalAPI) rotateWebhookSecret(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	out, err := h.a.Webhooks.RotateSecret(c.Request().Context(), id)
-	return respond(c, http.StatusOK, out, err)
+	return byPathID(c, http.StatusOK, h.a.Webhooks.RotateSecret)
 }
 
 func (h *internalAPI) listDeliveries(c echo.Context) error {
@@ -78,10 +69,15 @@ func (h *internalAPI) listDeliveries(c echo.Context) error {
 }
 
 func (h *internalAPI) redeliver(c echo.Context) error {
+	return byPathID(c, http.StatusAccepted, h.a.Webhooks.Redeliver)
+}
+
+// byPathID answers what fn gives for the path's ID.
+func byPathID[T any](c echo.Context, status int, fn func(context.Context, uint64) (T, error)) error {
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
-	out, err := h.a.Webhooks.Redeliver(c.Request().Context(), id)
-	return respond(c, http.StatusAccepted, out, err)
+	out, err := fn(c.Request().Context(), id)
+	return respond(c, status, out, err)
 }
