@@ -345,26 +345,27 @@ const (
 // WebhookDelivery is one event to send to one endpoint, claimed with a
 // lease like fulfilment work. OrderRef and EventSeq order the deliveries
 // of one order: none is sent while an older one of the same order and
-// endpoint is still pending or failed.
+// endpoint is still pending or failed. NextAt is NULL once it succeeded or
+// died, so the (endpoint, next_at) index holds only work to do, in order.
 type WebhookDelivery struct {
-	ID         uint64    `gorm:"primaryKey"`
-	EndpointID uint64    `gorm:"not null;index:idx_wh_deliveries_chain,priority:1"`
-	UserID     uint64    `gorm:"not null;index:idx_wh_deliveries_user,priority:1"`
-	EventRow   uint64    `gorm:"not null;index"` // events.id
-	EventSeq   uint64    `gorm:"not null;index:idx_wh_deliveries_chain,priority:3"`
-	Type       string    `gorm:"size:32;not null"`
-	OrderRef   string    `gorm:"size:16;not null;index:idx_wh_deliveries_chain,priority:2"`
-	Status     string    `gorm:"size:16;not null;index:idx_wh_deliveries_due,priority:1;index:idx_wh_deliveries_user,priority:2"`
-	Attempts   int64     `gorm:"not null;default:0"`
-	NextAt     time.Time `gorm:"index:idx_wh_deliveries_due,priority:2"`
+	ID         uint64     `gorm:"primaryKey"`
+	EndpointID uint64     `gorm:"not null;index:idx_wh_deliveries_chain,priority:1;index:idx_wh_deliveries_due,priority:1"`
+	UserID     uint64     `gorm:"not null;index:idx_wh_deliveries_user,priority:1"`
+	EventRow   uint64     `gorm:"not null;index"` // events.id
+	EventSeq   uint64     `gorm:"not null;index:idx_wh_deliveries_chain,priority:3"`
+	Type       string     `gorm:"size:32;not null"`
+	OrderRef   string     `gorm:"size:16;not null;index:idx_wh_deliveries_chain,priority:2"`
+	Status     string     `gorm:"size:16;not null;index:idx_wh_deliveries_user,priority:2;index:idx_wh_deliveries_open,priority:1"`
+	Attempts   int64      `gorm:"not null;default:0"`
+	NextAt     *time.Time `gorm:"index:idx_wh_deliveries_due,priority:2"`
 	// ExpiresAt is when retries stop (event time, or redelivery, + max_age).
 	ExpiresAt      time.Time
-	EventAt        time.Time
-	LastStatusCode int    `gorm:"not null;default:0"`
-	LastError      string `gorm:"size:512;not null;default:''"`
-	LastResponse   string `gorm:"size:1024;not null;default:''"`
-	LatencyMS      int64  `gorm:"not null;default:0"`
-	ClaimToken     string `gorm:"size:32;not null;default:''"`
+	EventAt        time.Time `gorm:"index:idx_wh_deliveries_open,priority:2"`
+	LastStatusCode int       `gorm:"not null;default:0"`
+	LastError      string    `gorm:"size:512;not null;default:''"`
+	LastResponse   string    `gorm:"size:1024;not null;default:''"`
+	LatencyMS      int64     `gorm:"not null;default:0"`
+	ClaimToken     string    `gorm:"size:32;not null;default:''"`
 	ClaimUntil     *time.Time
 	CreatedAt      time.Time
 	DeliveredAt    *time.Time

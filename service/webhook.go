@@ -41,19 +41,21 @@ type WebhookStore interface {
 	// cursor into deliveries, one per matching enabled endpoint, and moves
 	// the cursor, in one transaction (one fan-out at a time).
 	FanOutEvents(ctx context.Context, now time.Time, maxAge time.Duration, batch int) (int, error)
-	// ClaimDeliveries leases up to n due deliveries of enabled endpoints
-	// not in skip, each the oldest open one of its order and endpoint.
-	ClaimDeliveries(ctx context.Context, now time.Time, n int, token string, until time.Time, skip []uint64) ([]model.WebhookDelivery, error)
-	// ReleaseDeliveries gives claims back untried.
-	ReleaseDeliveries(ctx context.Context, ids []uint64, token string) error
+	// DueEndpoints returns the enabled endpoints not in skip that have due,
+	// unclaimed deliveries.
+	DueEndpoints(ctx context.Context, now time.Time, skip []uint64) ([]uint64, error)
+	// ClaimDeliveries leases up to n due deliveries of one endpoint, each
+	// the oldest open one of its order.
+	ClaimDeliveries(ctx context.Context, endpoint uint64, now time.Time, n int, token string, until time.Time) ([]model.WebhookDelivery, error)
 	// DeliveryWork reads the events and endpoints of claimed deliveries.
 	DeliveryWork(ctx context.Context, ds []model.WebhookDelivery) (map[uint64]model.Event, map[uint64]model.WebhookEndpoint, error)
 	// FinishDelivery records an attempt (under the claim token) and the
 	// endpoint's consecutive failures; disabled is true when this attempt
 	// disabled the endpoint.
 	FinishDelivery(ctx context.Context, d model.WebhookDelivery, maxFailures int64, reason string) (disabled bool, err error)
-	// ExpireDeliveries marks up to limit open deliveries past their expiry
-	// dead (those of disabled endpoints, which are not tried).
+	// ExpireDeliveries marks up to limit open deliveries of disabled
+	// endpoints past their expiry dead (those of enabled ones die at their
+	// next failed attempt).
 	ExpireDeliveries(ctx context.Context, now time.Time, limit int) (int, error)
 	// PruneDeliveries deletes up to limit finished deliveries created
 	// before t.
@@ -325,8 +327,8 @@ func webhookView(e model.WebhookEndpoint) WebhookView {
 func deliveryView(d model.WebhookDelivery) DeliveryView {
 	v := DeliveryView{ID: d.ID, EventID: d.EventSeq, Type: d.Type, Status: d.Status, Attempts: d.Attempts,
 		CreatedAt: FormatTime(d.CreatedAt)}
-	if d.Status == model.DeliveryPending || d.Status == model.DeliveryFailed {
-		at := FormatTime(d.NextAt)
+	if d.NextAt != nil {
+		at := FormatTime(*d.NextAt)
 		v.NextAttemptAt = &at
 	}
 	if d.Attempts > 0 {

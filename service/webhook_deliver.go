@@ -7,13 +7,12 @@ package service
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math/big"
+	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -96,17 +95,35 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	now := d.now()
-	token := claimToken()
-	// The lease covers a send bounded by the timeout, with room to record it.
-	ds, err := d.store.ClaimDeliveries(ctx, now, free, token, now.Add(2*d.cfg.Timeout+30*time.Second), skip)
-	if err != nil || len(ds) == 0 {
+	eps, err := d.store.DueEndpoints(ctx, now, skip)
+	if err != nil || len(eps) == 0 {
 		return 0, err
 	}
-	keep, release := d.take(ds)
-	if len(release) > 0 {
-		if err := d.store.ReleaseDeliveries(ctx, release, token); err != nil {
-			d.log.Warn("release webhook deliveries", "err", err)
+	// Endpoints take turns in a random order, each up to its own bound, so
+	// one endpoint's backlog never fills the slots of the others.
+	mrand.Shuffle(len(eps), func(i, j int) { eps[i], eps[j] = eps[j], eps[i] })
+	token := claimToken()
+	// The lease covers a send bounded by the timeout, with room to record it.
+	until := now.Add(2*d.cfg.Timeout + 30*time.Second)
+	var keep []model.WebhookDelivery
+	for _, ep := range eps {
+		n := d.room(ep, free-len(keep))
+		if n == 0 {
+			continue
 		}
+		ds, err := d.store.ClaimDeliveries(ctx, ep, now, n, token, until)
+		if err != nil {
+			d.untake(keep)
+			return 0, err
+		}
+		d.take(ds)
+		keep = append(keep, ds...)
+		if len(keep) >= free {
+			break
+		}
+	}
+	if len(keep) == 0 {
+		return 0, nil
 	}
 	events, endpoints, err := d.store.DeliveryWork(ctx, keep)
 	if err != nil {
@@ -140,21 +157,22 @@ func (d *Deliverer) slots() (int, []uint64) {
 	return d.cfg.Concurrency - d.total, skip
 }
 
-// take reserves slots for claimed deliveries; those past their endpoint's
-// bound are given back.
-func (d *Deliverer) take(ds []model.WebhookDelivery) (keep []model.WebhookDelivery, release []uint64) {
+// room is how many more deliveries of an endpoint may start, at most n.
+func (d *Deliverer) room(ep uint64, n int) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return max(min(n, d.cfg.PerEndpoint-d.inFlight[ep], d.cfg.Concurrency-d.total), 0)
+}
+
+// take reserves slots for claimed deliveries (room said they fit: only
+// the round adds, sends only free).
+func (d *Deliverer) take(ds []model.WebhookDelivery) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, del := range ds {
-		if d.inFlight[del.EndpointID] >= d.cfg.PerEndpoint || d.total >= d.cfg.Concurrency {
-			release = append(release, del.ID)
-			continue
-		}
 		d.inFlight[del.EndpointID]++
 		d.total++
-		keep = append(keep, del)
 	}
-	return keep, release
 }
 
 func (d *Deliverer) untake(ds []model.WebhookDelivery) {
@@ -208,16 +226,15 @@ func (d *Deliverer) send(ctx context.Context, del model.WebhookDelivery, ev mode
 	// Stored in a utf8mb4 column: invalid bytes would fail the write.
 	del.LastResponse = firstRunes(strings.ToValidUTF8(string(ans.Body), "\uFFFD"), 200)
 	if ans.Err == nil && ans.Status >= 200 && ans.Status < 300 {
-		del.Status, del.LastError, del.DeliveredAt = model.DeliverySucceeded, "", &end
+		del.Status, del.LastError, del.DeliveredAt, del.NextAt = model.DeliverySucceeded, "", &end, nil
 		d.rec.HookAttempt(model.DeliverySucceeded)
 		d.rec.HookDelivered(end.Sub(ev.CreatedAt))
 	} else {
-		del.LastError = hookError(ans)
-		del.NextAt = end.Add(d.backoff(del.Attempts))
-		del.Status = model.DeliveryFailed
+		next := end.Add(d.backoff(del.Attempts))
+		del.LastError, del.NextAt, del.Status = hookError(ans), &next, model.DeliveryFailed
 		d.rec.HookAttempt(model.DeliveryFailed)
-		if ev.ID == 0 || del.NextAt.After(del.ExpiresAt) {
-			del.Status = model.DeliveryDead
+		if ev.ID == 0 || next.After(del.ExpiresAt) {
+			del.Status, del.NextAt = model.DeliveryDead, nil
 			d.rec.HookAttempt(model.DeliveryDead)
 		}
 	}
@@ -252,14 +269,7 @@ func (d *Deliverer) backoff(attempts int64) time.Duration {
 	}
 	delay = min(delay, d.cfg.MaxBackoff)
 	half := int64(delay / 2)
-	if half <= 0 {
-		return delay
-	}
-	j, err := rand.Int(rand.Reader, big.NewInt(half+1))
-	if err != nil {
-		return delay
-	}
-	return time.Duration(half + j.Int64())
+	return time.Duration(half + mrand.Int64N(half+1))
 }
 
 // webhookBody is the request body: the event as the feed shows it, compact.

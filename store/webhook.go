@@ -105,7 +105,7 @@ func (db *DB) Redeliver(ctx context.Context, id uint64, now, expires time.Time) 
 			return service.Errorf(service.ErrConflict, "the webhook endpoint is disabled; enable it first")
 		}
 		d.Status, d.NextAt, d.ExpiresAt, d.ClaimToken, d.ClaimUntil, d.UpdatedAt =
-			model.DeliveryPending, now, expires, "", nil, now
+			model.DeliveryPending, &now, expires, "", nil, now
 		return tx.Save(&d).Error
 	})
 	return d, dbErr(err, "delivery")
@@ -157,7 +157,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, maxAge time.Durat
 				continue
 			}
 			rows = append(rows, model.WebhookDelivery{EndpointID: ep.ID, UserID: e.UserID, EventRow: e.ID, EventSeq: *e.Seq,
-				Type: e.Type, OrderRef: e.Order, Status: model.DeliveryPending, NextAt: now, ExpiresAt: e.CreatedAt.Add(maxAge),
+				Type: e.Type, OrderRef: e.Order, Status: model.DeliveryPending, NextAt: &now, ExpiresAt: e.CreatedAt.Add(maxAge),
 				EventAt: e.CreatedAt, CreatedAt: now, UpdatedAt: now})
 		}
 		for len(rows) > 0 {
@@ -189,32 +189,34 @@ func insertDeliveries(tx *gorm.DB, ds []model.WebhookDelivery) error {
 	return tx.Exec(sb.String(), args...).Error
 }
 
-// ClaimDeliveries leases due deliveries of enabled endpoints. Only the
-// oldest open delivery of an order and endpoint is a candidate: an older
+// DueEndpoints returns the enabled endpoints not in skip with a due,
+// unclaimed delivery: one probe of the (endpoint_id, next_at) index each.
+func (db *DB) DueEndpoints(ctx context.Context, now time.Time, skip []uint64) ([]uint64, error) {
+	q := db.g.WithContext(ctx).Model(&model.WebhookEndpoint{}).Where(`enabled = ? AND EXISTS (SELECT 1 FROM webhook_deliveries d
+		WHERE d.endpoint_id = webhook_endpoints.id AND d.next_at <= ? AND (d.claim_until IS NULL OR d.claim_until < ?))`, true, now, now)
+	if len(skip) > 0 {
+		q = q.Where("id NOT IN ?", skip)
+	}
+	var ids []uint64
+	err := q.Pluck("id", &ids).Error
+	return ids, dbErr(err, "webhook")
+}
+
+// ClaimDeliveries leases due deliveries of one endpoint, read in next_at
+// order from the (endpoint_id, next_at) index, which holds open deliveries
+// only. Only the oldest open delivery of an order is a candidate: an older
 // one leaves the open statuses for good (sent or dead), so the condition
 // can only turn true while a delivery waits, and the lease's per-row claim
 // needs no second look at it.
-func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, n int, token string, until time.Time, skip []uint64) ([]model.WebhookDelivery, error) {
+func (db *DB) ClaimDeliveries(ctx context.Context, endpoint uint64, now time.Time, n int, token string, until time.Time) ([]model.WebhookDelivery, error) {
 	l := lease{
-		cond: "status IN ? AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled = ?)",
-		args: []any{openDeliveries, true},
+		cond: "endpoint_id = ? AND status IN ?",
+		args: []any{endpoint, openDeliveries},
 		pick: `NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = webhook_deliveries.endpoint_id
-			AND o.order_ref = webhook_deliveries.order_ref AND o.event_seq < webhook_deliveries.event_seq AND o.status IN ?)`,
-		pickArgs: []any{openDeliveries},
-	}
-	if len(skip) > 0 {
-		l.pick += " AND endpoint_id NOT IN ?"
-		l.pickArgs = append(l.pickArgs, skip)
+			AND o.order_ref = webhook_deliveries.order_ref AND o.event_seq < webhook_deliveries.event_seq AND o.next_at IS NOT NULL)`,
 	}
 	ds, err := claim[model.WebhookDelivery](ctx, db, l, now, n, token, until)
 	return ds, dbErr(err, "delivery")
-}
-
-// ReleaseDeliveries clears claims this token holds, untried.
-func (db *DB) ReleaseDeliveries(ctx context.Context, ids []uint64, token string) error {
-	err := db.g.WithContext(ctx).Model(&model.WebhookDelivery{}).Where("id IN ? AND claim_token = ?", ids, token).
-		Updates(map[string]any{"claim_token": "", "claim_until": nil}).Error
-	return dbErr(err, "delivery")
 }
 
 // DeliveryWork reads the events and endpoints claimed deliveries need.
@@ -273,20 +275,23 @@ func (db *DB) FinishDelivery(ctx context.Context, d model.WebhookDelivery, maxFa
 	return disabled, dbErr(err, "delivery")
 }
 
-// ExpireDeliveries marks open, unclaimed deliveries past their expiry dead,
-// one by one by primary key (see ExpireSending for why).
+// ExpireDeliveries marks open, unclaimed deliveries of disabled endpoints
+// past their expiry dead, one by one by primary key (see ExpireSending for
+// why).
 func (db *DB) ExpireDeliveries(ctx context.Context, now time.Time, limit int) (int, error) {
 	g := db.g.WithContext(ctx)
-	free := "status IN ? AND expires_at < ? AND (claim_until IS NULL OR claim_until < ?)"
+	free := "next_at IS NOT NULL AND expires_at < ? AND (claim_until IS NULL OR claim_until < ?)"
 	var ids []uint64
-	if err := g.Model(&model.WebhookDelivery{}).Where(free, openDeliveries, now, now).Limit(limit).Pluck("id", &ids).Error; err != nil {
+	err := g.Model(&model.WebhookDelivery{}).Where("endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled = ?) AND "+free,
+		false, now, now).Limit(limit).Pluck("id", &ids).Error
+	if err != nil {
 		return 0, dbErr(err, "delivery")
 	}
 	n := 0
 	for _, id := range ids {
-		res := g.Model(&model.WebhookDelivery{}).Where("id = ? AND "+free, id, openDeliveries, now, now).
-			Updates(map[string]any{"status": model.DeliveryDead, "last_error": "expired: not delivered within webhooks.max_age",
-				"updated_at": now})
+		res := g.Model(&model.WebhookDelivery{}).Where("id = ? AND "+free, id, now, now).
+			Updates(map[string]any{"status": model.DeliveryDead, "next_at": nil,
+				"last_error": "expired: not delivered within webhooks.max_age", "updated_at": now})
 		if res.Error != nil {
 			return n, dbErr(res.Error, "delivery")
 		}
@@ -309,20 +314,30 @@ func (db *DB) PruneDeliveries(ctx context.Context, before time.Time, limit int) 
 }
 
 // WebhookBacklog counts open deliveries and finds the oldest one's event
-// time.
+// time, one status at a time: each is a range of the (status, event_at)
+// index.
 func (db *DB) WebhookBacklog(ctx context.Context) (int64, time.Time, bool, error) {
 	g := db.g.WithContext(ctx)
-	var n int64
-	if err := g.Model(&model.WebhookDelivery{}).Where("status IN ?", openDeliveries).Count(&n).Error; err != nil || n == 0 {
-		return n, time.Time{}, false, dbErr(err, "delivery")
+	var total int64
+	var oldest time.Time
+	for _, st := range openDeliveries {
+		var n int64
+		var at []time.Time
+		if err := g.Model(&model.WebhookDelivery{}).Where("status = ?", st).Count(&n).Error; err != nil {
+			return 0, oldest, false, dbErr(err, "delivery")
+		}
+		if n == 0 {
+			continue
+		}
+		total += n
+		if err := g.Model(&model.WebhookDelivery{}).Where("status = ?", st).Order("event_at").Limit(1).Pluck("event_at", &at).Error; err != nil {
+			return 0, oldest, false, dbErr(err, "delivery")
+		}
+		if len(at) > 0 && (oldest.IsZero() || at[0].Before(oldest)) {
+			oldest = at[0]
+		}
 	}
-	var oldest []time.Time
-	err := g.Model(&model.WebhookDelivery{}).Where("status IN ?", openDeliveries).Order("event_at").Limit(1).
-		Pluck("event_at", &oldest).Error
-	if err != nil || len(oldest) == 0 {
-		return n, time.Time{}, false, dbErr(err, "delivery")
-	}
-	return n, oldest[0], true, nil
+	return total, oldest, !oldest.IsZero(), nil
 }
 
 // ensureFanoutCursor creates the fan-out's cursor row once, at the events
