@@ -44,9 +44,9 @@ type WebhookStore interface {
 	// DueEndpoints returns the enabled endpoints not in skip that have due,
 	// unclaimed deliveries.
 	DueEndpoints(ctx context.Context, now time.Time, skip []uint64) ([]uint64, error)
-	// ClaimDeliveries leases up to n due deliveries of one endpoint, each
-	// the oldest open one of its order.
-	ClaimDeliveries(ctx context.Context, endpoint uint64, now time.Time, n int, token string, until time.Time) ([]model.WebhookDelivery, error)
+	// ClaimDeliveries leases, per endpoint of want, up to its count of due
+	// deliveries, each the oldest open one of its order.
+	ClaimDeliveries(ctx context.Context, want map[uint64]int, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error)
 	// DeliveryWork reads the events and endpoints of claimed deliveries.
 	DeliveryWork(ctx context.Context, ds []model.WebhookDelivery) (map[uint64]model.Event, map[uint64]model.WebhookEndpoint, error)
 	// FinishDelivery records an attempt (under the claim token) and the

@@ -105,26 +105,22 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 	token := claimToken()
 	// The lease covers a send bounded by the timeout, with room to record it.
 	until := now.Add(2*d.cfg.Timeout + 30*time.Second)
-	var keep []model.WebhookDelivery
+	// An even share each when many endpoints wait, so more of them move.
+	share := max(free/len(eps), 1)
+	want := map[uint64]int{}
 	for _, ep := range eps {
-		n := d.room(ep, free-len(keep))
-		if n == 0 {
-			continue
+		if n := d.room(ep, min(share, free)); n > 0 {
+			want[ep], free = n, free-n
 		}
-		ds, err := d.store.ClaimDeliveries(ctx, ep, now, n, token, until)
-		if err != nil {
-			d.untake(keep)
-			return 0, err
-		}
-		d.take(ds)
-		keep = append(keep, ds...)
-		if len(keep) >= free {
+		if free == 0 {
 			break
 		}
 	}
-	if len(keep) == 0 {
-		return 0, nil
+	keep, err := d.store.ClaimDeliveries(ctx, want, now, token, until)
+	if err != nil || len(keep) == 0 {
+		return 0, err
 	}
+	d.take(keep)
 	events, endpoints, err := d.store.DeliveryWork(ctx, keep)
 	if err != nil {
 		d.untake(keep)

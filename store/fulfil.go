@@ -14,15 +14,10 @@ import (
 var _ service.FulfilStore = (*DB)(nil)
 
 // lease says which rows of a table are work to claim: those matching cond
-// (with args) whose next_at is due and whose claim is free. pick (with
-// pickArgs), when set, narrows the candidates only: a condition that can
-// only turn from false to true while a row waits (webhook ordering), so the
-// claim itself need not check it again.
+// (with args) whose next_at is due and whose claim is free.
 type lease struct {
-	cond     string
-	args     []any
-	pick     string
-	pickArgs []any
+	cond string
+	args []any
 }
 
 // claim is the one lease helper for work that instances take from the
@@ -40,23 +35,32 @@ type lease struct {
 // An UPDATE by primary key locks that one row and nothing else.
 func claim[T any](ctx context.Context, db *DB, l lease, now time.Time, n int, token string, until time.Time) ([]T, error) {
 	var row T
-	g := db.g.WithContext(ctx)
-	free := " AND (claim_until IS NULL OR claim_until < ?)"
 	var ids []uint64
-	where, args := l.cond+" AND next_at <= ?"+free, append(append([]any{}, l.args...), now, now)
-	if l.pick != "" {
-		where, args = where+" AND "+l.pick, append(args, l.pickArgs...)
-	}
-	err := g.Model(&row).Where(where, args...).Order("next_at").Limit(n).Pluck("id", &ids).Error
-	if err != nil || len(ids) == 0 {
+	err := db.g.WithContext(ctx).Model(&row).Where(l.cond+" AND next_at <= ?"+freeClaim, append(append([]any{}, l.args...), now, now)...).
+		Order("next_at").Limit(n).Pluck("id", &ids).Error
+	if err != nil {
 		return nil, err
 	}
+	return claimIDs[T](ctx, db, l, ids, now, token, until)
+}
+
+// freeClaim is the condition of a row nobody holds.
+const freeClaim = " AND (claim_until IS NULL OR claim_until < ?)"
+
+// claimIDs is claim's second half, for callers that read their candidates
+// themselves (webhook deliveries, a few per endpoint): each row is claimed
+// by primary key if it still matches l.cond and its claim is free.
+func claimIDs[T any](ctx context.Context, db *DB, l lease, ids []uint64, now time.Time, token string, until time.Time) ([]T, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var row T
 	slices.Sort(ids) // every claimer locks in the same order: no cycle
 	var claimed []uint64
-	err = db.transact(ctx, func(tx *gorm.DB) error {
+	err := db.transact(ctx, func(tx *gorm.DB) error {
 		claimed = claimed[:0]
 		for _, id := range ids {
-			res := tx.Model(&row).Where("id = ? AND "+l.cond+free, append(append([]any{id}, l.args...), now)...).
+			res := tx.Model(&row).Where("id = ? AND "+l.cond+freeClaim, append(append([]any{id}, l.args...), now)...).
 				Updates(map[string]any{"claim_token": token, "claim_until": until})
 			if res.Error != nil {
 				return res.Error
@@ -71,7 +75,7 @@ func claim[T any](ctx context.Context, db *DB, l lease, now time.Time, n int, to
 		return nil, err
 	}
 	var rows []T
-	err = g.Where("id IN ? AND claim_token = ?", claimed, token).Order("next_at").Find(&rows).Error
+	err = db.g.WithContext(ctx).Where("id IN ? AND claim_token = ?", claimed, token).Order("next_at").Find(&rows).Error
 	return rows, err
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -202,20 +203,34 @@ func (db *DB) DueEndpoints(ctx context.Context, now time.Time, skip []uint64) ([
 	return ids, dbErr(err, "webhook")
 }
 
-// ClaimDeliveries leases due deliveries of one endpoint, read in next_at
-// order from the (endpoint_id, next_at) index, which holds open deliveries
-// only. Only the oldest open delivery of an order is a candidate: an older
-// one leaves the open statuses for good (sent or dead), so the condition
-// can only turn true while a delivery waits, and the lease's per-row claim
-// needs no second look at it.
-func (db *DB) ClaimDeliveries(ctx context.Context, endpoint uint64, now time.Time, n int, token string, until time.Time) ([]model.WebhookDelivery, error) {
-	l := lease{
-		cond: "endpoint_id = ? AND status IN ?",
-		args: []any{endpoint, openDeliveries},
-		pick: `NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = webhook_deliveries.endpoint_id
-			AND o.order_ref = webhook_deliveries.order_ref AND o.event_seq < webhook_deliveries.event_seq AND o.next_at IS NOT NULL)`,
+// ClaimDeliveries leases, for each endpoint of want, up to its count of due
+// deliveries. The candidates are read in one statement, one bounded range
+// of the (endpoint_id, next_at) index per endpoint (it holds open
+// deliveries only): a large backlog of one endpoint is never read whole.
+// Only the oldest open delivery of an order is a candidate: an older one
+// leaves the open statuses for good (sent or dead), so that can only turn
+// true while a delivery waits, and the per-row claim needs no second look.
+func (db *DB) ClaimDeliveries(ctx context.Context, want map[uint64]int, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error) {
+	var sb strings.Builder
+	args := make([]any, 0, 4*len(want))
+	for ep, n := range want {
+		if sb.Len() > 0 {
+			sb.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&sb, `SELECT id FROM (SELECT id FROM webhook_deliveries WHERE endpoint_id = ? AND next_at <= ?%s
+			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = webhook_deliveries.endpoint_id
+			AND o.order_ref = webhook_deliveries.order_ref AND o.event_seq < webhook_deliveries.event_seq AND o.next_at IS NOT NULL)
+			ORDER BY next_at LIMIT %d) AS c%d`, freeClaim, n, ep)
+		args = append(args, ep, now, now)
 	}
-	ds, err := claim[model.WebhookDelivery](ctx, db, l, now, n, token, until)
+	if len(args) == 0 {
+		return nil, nil
+	}
+	var ids []uint64
+	if err := db.g.WithContext(ctx).Raw(sb.String(), args...).Scan(&ids).Error; err != nil {
+		return nil, dbErr(err, "delivery")
+	}
+	ds, err := claimIDs[model.WebhookDelivery](ctx, db, lease{cond: "status IN ?", args: []any{openDeliveries}}, ids, now, token, until)
 	return ds, dbErr(err, "delivery")
 }
 
