@@ -235,7 +235,16 @@ func (d *Deliverer) send(ctx context.Context, del model.WebhookDelivery, ev mode
 		}
 	}
 	reason := fmt.Sprintf("%d consecutive failed deliveries (last: %s)", d.cfg.MaxFailures, firstRunes(del.LastError, 200))
-	disabled, err := d.store.FinishDelivery(ctx, del, d.cfg.MaxFailures, reason)
+	// A record that fails leaves the claim to lapse into a second send: try
+	// a few times first.
+	var disabled bool
+	var err error
+	for try := range 3 {
+		if disabled, err = d.store.FinishDelivery(ctx, del, d.cfg.MaxFailures, reason); err == nil {
+			break
+		}
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
 	if err != nil {
 		d.log.Warn("record webhook delivery", "delivery", del.ID, "err", err)
 	}
