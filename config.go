@@ -46,6 +46,11 @@ type Config struct {
 		DuplicateLinkGuard bool `yaml:"duplicate_link_guard"`
 		// IDFormat numbers the orders of accounts and sites that inherit.
 		IDFormat string `yaml:"id_format"`
+		// BatchMax bounds the orders of one group commit of add (1: one
+		// transaction per order); BatchShards is the number of committers
+		// (0: one on SQLite, four on MySQL).
+		BatchMax    int `yaml:"batch_max"`
+		BatchShards int `yaml:"batch_shards"`
 	} `yaml:"orders"`
 	Limits struct {
 		KeyRate        int      `yaml:"key_rate"`
@@ -118,6 +123,7 @@ func defaultConfig() Config {
 	c.APIKeys.Cooldown = Duration(20 * time.Minute)
 	c.Orders.DuplicateLinkGuard = true
 	c.Orders.IDFormat = "alnum"
+	c.Orders.BatchMax = 128
 	c.Limits.KeyRate, c.Limits.KeyBurst = 20, 100
 	c.Limits.IPRate, c.Limits.IPBurst = 50, 200
 	c.Limits.AuthFailures = 20
@@ -313,6 +319,10 @@ func (c Config) Validate() error {
 		return errors.New("config: secrets.key: must be 64 hex characters")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("config: shutdown_timeout: must be positive")
+	case c.Orders.BatchMax < 1 || c.Orders.BatchMax > 10000:
+		return fmt.Errorf("config: orders.batch_max: %d is not between 1 and 10000", c.Orders.BatchMax)
+	case c.Orders.BatchShards < 0 || c.Orders.BatchShards > 256:
+		return fmt.Errorf("config: orders.batch_shards: %d is not between 0 and 256", c.Orders.BatchShards)
 	case c.Orders.IDFormat != "alnum" && c.Orders.IDFormat != "numeric":
 		return fmt.Errorf("config: orders.id_format: unknown format %q (alnum or numeric)", c.Orders.IDFormat)
 	case c.Redis.DB < 0:

@@ -39,17 +39,19 @@ type app struct {
 	log *slog.Logger
 	out io.Writer // the buffered log writer, for access lines
 
-	db        *store.DB
-	reg       *prometheus.Registry
-	metrics   *api.Metrics
-	ops       *api.OpsMetrics
-	hookStats *api.WebhookMetrics
-	checks    api.Checks
-	cooldowns service.Cooldowns
-	limiter   api.Limiter
-	bus       eventBus // nil: no cache
-	token     string
-	sealer    service.Sealer
+	db  *store.DB
+	reg *prometheus.Registry
+	// batchSizes observes add's group commits; made before the database opens.
+	batchSizes prometheus.Histogram
+	metrics    *api.Metrics
+	ops        *api.OpsMetrics
+	hookStats  *api.WebhookMetrics
+	checks     api.Checks
+	cooldowns  service.Cooldowns
+	limiter    api.Limiter
+	bus        eventBus // nil: no cache
+	token      string
+	sealer     service.Sealer
 
 	actions  *service.Actions
 	workers  *service.Workers
@@ -72,8 +74,13 @@ func (a *app) close() {
 }
 
 func (a *app) openDatabase(ctx context.Context) error {
+	a.batchSizes = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "smmapi_order_batch_size",
+		Help:    "Orders per group commit of add (1: an order that arrived while no placement was in flight).",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}})
 	db, err := store.Open(ctx, a.cfg.Database.Driver, a.cfg.Database.DSN,
-		store.Options{MaxOpenConns: a.cfg.Database.MaxOpenConns, MaxIdleConns: a.cfg.Database.MaxOpenConns, Now: time.Now}, a.log)
+		store.Options{MaxOpenConns: a.cfg.Database.MaxOpenConns, MaxIdleConns: a.cfg.Database.MaxOpenConns, Now: time.Now,
+			PlaceBatch: a.cfg.Orders.BatchMax, PlaceShards: a.cfg.Orders.BatchShards,
+			OnBatch: func(n int) { a.batchSizes.Observe(float64(n)) }}, a.log)
 	if err != nil {
 		return err
 	}
@@ -97,6 +104,7 @@ func (a *app) openMetrics(context.Context) error {
 		a.reg.MustRegister(collectors.NewDBStatsCollector(sqlDB, "smmapi"))
 	}
 	a.metrics = api.NewMetrics(a.reg)
+	a.reg.MustRegister(a.batchSizes)
 	a.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smmapi_forward_oldest_waiting_seconds",
 			Help: "Age of the oldest order waiting to be forwarded to its supplier (0: none)."}, func() float64 {

@@ -51,6 +51,7 @@ type DB struct {
 	probe  *sql.DB  // the breaker's own connection
 	now    func() time.Time
 	lock   *os.File // SQLite: the lock file, referenced so that it stays locked
+	placer *placer  // add's group committer; nil: one transaction per order
 }
 
 // Options tunes the connection pool.
@@ -60,6 +61,14 @@ type Options struct {
 	// Now is the clock of every time the store writes (required; written
 	// in UTC).
 	Now func() time.Time
+	// PlaceBatch bounds the orders one group commit of add holds
+	// (placer.go); 0 or 1 places each order in its own transaction.
+	PlaceBatch int
+	// PlaceShards is the number of group committers, each owning a share
+	// of the accounts; 0: one on SQLite (one writer), four on MySQL.
+	PlaceShards int
+	// OnBatch, when set, is told the size of every group commit.
+	OnBatch func(n int)
 }
 
 // Open connects, migrates the schema (idempotent) and makes sure the main
@@ -139,6 +148,16 @@ func Open(ctx context.Context, drv, dsn string, opt Options, log *slog.Logger) (
 			sqlDB.Close()
 			return nil, err
 		}
+	}
+	if opt.PlaceBatch > 1 {
+		shards := opt.PlaceShards
+		if shards <= 0 {
+			shards = 4
+			if drv == SQLite {
+				shards = 1
+			}
+		}
+		db.placer = newPlacer(db, shards, opt.PlaceBatch, opt.OnBatch)
 	}
 	log.Info("database ready", "driver", drv)
 	return db, nil
@@ -302,6 +321,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the pool.
 func (db *DB) Close() error {
+	if db.placer != nil {
+		db.placer.stop()
+	}
 	if db.lock != nil {
 		defer db.lock.Close()
 	}
@@ -353,6 +375,12 @@ func dbErr(err error, what string) error {
 // timed out, gone mid-query) from a query that failed.
 func isUnavailable(err error) bool {
 	var ne net.Error
+	var me *mysqldrv.MySQLError
+	// 1040 and 1203: the server refuses new connections (its own or this
+	// user's limit), as unreachable for this request as a refused dial.
+	if errors.As(err, &me) && (me.Number == 1040 || me.Number == 1203) {
+		return true
+	}
 	return errors.Is(err, ErrDown) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysqldrv.ErrInvalidConn) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||

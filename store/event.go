@@ -15,24 +15,15 @@ import (
 
 var _ service.EventStore = (*DB)(nil)
 
-// insertEvents writes events inside the transaction of their change, in
-// one plain multi-row INSERT (GORM's reflective Create cost the add path a
-// measurable share of its CPU).
+// insertEvents writes events inside the transaction of their change
+// (GORM's reflective Create cost the add path a measurable share of its
+// CPU).
 func insertEvents(tx *gorm.DB, es ...model.Event) error {
-	if len(es) == 0 {
-		return nil
-	}
-	var sb strings.Builder
-	sb.WriteString("INSERT INTO events (type, user_id, order_ref, data, created_at) VALUES ")
-	args := make([]any, 0, 5*len(es))
+	rows := make([][]any, len(es))
 	for i, e := range es {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString("(?,?,?,?,?)")
-		args = append(args, e.Type, e.UserID, e.Order, e.Data, e.CreatedAt)
+		rows[i] = []any{e.Type, e.UserID, e.Order, e.Data, e.CreatedAt}
 	}
-	return tx.Exec(sb.String(), args...).Error
+	return insertRows(tx, "INSERT INTO events (type, user_id, order_ref, data, created_at)", rows)
 }
 
 // sequenceBatch bounds the events one sequencer round numbers.

@@ -17,12 +17,21 @@ var _ service.OrderStore = (*DB)(nil)
 // idAttempts bounds retries on an order ID collision.
 const idAttempts = 8
 
-// PlaceOrder debits, inserts the order and its ledger row in one
-// transaction of three statements, the fewest that keep every guarantee:
+// PlaceOrder places one order: through the group committer when there is
+// one (placer.go), else in its own transaction.
+func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, newID func() (string, error), event func(*model.Order) model.Event) error {
+	if db.placer != nil {
+		return db.placer.place(ctx, o, newID, event)
+	}
+	return db.placeOne(ctx, o, newID, event)
+}
+
+// placeOne debits, inserts the order, its event and its ledger row in one
+// transaction of four statements, the fewest that keep every guarantee:
 // the debit is one conditional UPDATE, which never overdraws however many
 // requests race; the duplicate-link guard is the unique index on LiveLink;
 // the ledger row reads the new balance in its own INSERT … SELECT.
-func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, newID func() (string, error), event func(*model.Order) model.Event) error {
+func (db *DB) placeOne(ctx context.Context, o *model.Order, newID func() (string, error), event func(*model.Order) model.Event) error {
 	for attempt := 0; ; attempt++ {
 		id, err := newID()
 		if err != nil {
@@ -55,6 +64,11 @@ func (db *DB) PlaceOrder(ctx context.Context, o *model.Order, newID func() (stri
 				SELECT id, ?, balance, ?, ?, '', ? FROM users WHERE id = ?`,
 				-o.Charge, model.LedgerCharge, o.PublicID, now, o.UserID).Error
 		})
+		if err != nil && isUnavailable(err) {
+			if ok, _ := db.committed(ctx, err, []string{o.PublicID}); ok {
+				return nil
+			}
+		}
 		if !errors.Is(err, gorm.ErrDuplicatedKey) {
 			return dbErr(err, "order")
 		}

@@ -313,8 +313,22 @@ type row struct {
 	ceilName string
 	ceil     measured
 	target   float64
+	p99cap   bool   // met also needs smmapi's p99 not above the ceiling's
 	rss      int64  // smmapi's VmHWM after this scenario
 	baseName string // scaling: the phase-1 row it compares with, when not its own name
+}
+
+// met tells whether the row reached its target.
+func (r row) met() bool {
+	return r.ratio() >= r.target && (!r.p99cap || r.smm.p99 <= r.ceil.p99)
+}
+
+// targetText is the target as the table shows it.
+func (r row) targetText() string {
+	if r.p99cap {
+		return fmt.Sprintf("≥ %.2f, p99 ≤ ceiling's", r.target)
+	}
+	return fmt.Sprintf("≥ %.2f", r.target)
 }
 
 func (r row) ratio() float64 {
@@ -364,6 +378,7 @@ type scenario struct {
 	ceil     target
 	want     float64
 	hot      bool    // add on the hot account: check its money afterwards
+	p99cap   bool    // the target also caps p99 at the ceiling's
 	also     *target // another ceiling, measured right after, for the notes
 	baseName string  // scaling: compare with this phase-1 scenario
 }
@@ -383,7 +398,7 @@ func (h *harness) runScenarios(ctx context.Context, rep *report, list []scenario
 			}
 		}
 		r, err := h.pair(ctx, s.name, s.smm, s.ceilName, s.ceil, s.want)
-		r.baseName = s.baseName
+		r.baseName, r.p99cap = s.baseName, s.p99cap
 		rows = append(rows, r)
 		if err != nil {
 			return rows, err
@@ -435,13 +450,21 @@ func (h *harness) statusScenarios(b *bodies, ceil1Name, ceil1Path string, want1 
 	}
 }
 
+// addScenarios: the ceiling is one transaction per order; group commit
+// (store/placer.go) is to pass it: on MySQL 1.2× for many accounts and 2×
+// for one hot account (p99 not above the ceiling's), on SQLite (one
+// writer) 1.5× for both.
 func (h *harness) addScenarios(b *bodies) []scenario {
+	wantMany, wantHot := 1.2, 2.0
+	if h.driver == "sqlite" {
+		wantMany, wantHot = 1.5, 1.5
+	}
 	return []scenario{
 		{name: "add (many accounts)", smm: h.smmapi("add (many accounts)", false, b.add(h.keys, nil)),
-			ceilName: "debit tx", ceil: h.ceiling("ceiling: debit tx", "/debit", false, b.add(repeatN(zeroKey, len(h.keys)), h.bareIDs)), want: 0.80},
+			ceilName: "debit tx", ceil: h.ceiling("ceiling: debit tx", "/debit", false, b.add(repeatN(zeroKey, len(h.keys)), h.bareIDs)), want: wantMany},
 		{name: "add (one hot account)", smm: h.smmapi("add (one hot account)", false, b.add([]string{h.hotKey}, nil)),
 			ceilName: "debit tx, one row", ceil: h.ceiling("ceiling: debit tx, one row", "/debit", false, b.add([]string{zeroKey}, []uint64{h.bareHot})),
-			want: 0.80, hot: true},
+			want: wantHot, hot: true, p99cap: h.driver != "sqlite"},
 	}
 }
 

@@ -106,7 +106,7 @@ func (r *report) String() string {
 		for _, x := range r.rows {
 			t.add(x.name, fmt.Sprintf("%.0f", x.smm.rps), ms(x.smm.p50), ms(x.smm.p99), fmt.Sprint(x.smm.failed()),
 				x.ceilName, fmt.Sprintf("%.0f", x.ceil.rps), ms(x.ceil.p99), fmt.Sprintf("%.2f", x.ratio()),
-				fmt.Sprintf("≥ %.2f", x.target), yesNo(x.ratio() >= x.target))
+				x.targetText(), yesNo(x.met()))
 		}
 		b.WriteString(t.String())
 	}
