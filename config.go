@@ -80,6 +80,18 @@ type Config struct {
 	Upstream struct {
 		Timeout Duration `yaml:"timeout"`
 	} `yaml:"upstream"`
+	Webhooks struct {
+		Timeout     Duration `yaml:"timeout"`
+		MaxAge      Duration `yaml:"max_age"`
+		MaxFailures int      `yaml:"max_failures"`
+		// AllowPrivate is a comma list of CIDRs webhooks may reach although
+		// private (or loopback, link-local…).
+		AllowPrivate string   `yaml:"allow_private"`
+		Backoff      Duration `yaml:"backoff"`
+		MaxBackoff   Duration `yaml:"max_backoff"`
+		Concurrency  int      `yaml:"concurrency"`
+		PerEndpoint  int      `yaml:"per_endpoint"`
+	} `yaml:"webhooks"`
 	Suppliers struct {
 		// BalanceInterval is how often workers poll suppliers' balances.
 		BalanceInterval Duration `yaml:"balance_interval"`
@@ -138,6 +150,13 @@ func defaultConfig() Config {
 	c.Workers.SyncInterval = Duration(time.Minute)
 	c.Upstream.Timeout = Duration(30 * time.Second)
 	c.Events.Retention = Duration(720 * time.Hour)
+	c.Webhooks.Timeout = Duration(10 * time.Second)
+	c.Webhooks.MaxAge = Duration(24 * time.Hour)
+	c.Webhooks.MaxFailures = 100
+	c.Webhooks.Backoff = Duration(5 * time.Second)
+	c.Webhooks.MaxBackoff = Duration(time.Hour)
+	c.Webhooks.Concurrency = 64
+	c.Webhooks.PerEndpoint = 4
 	c.Suppliers.BalanceInterval = Duration(5 * time.Minute)
 	c.Suppliers.BalanceFloor = "50"
 	c.Pricing.CacheMB = 64
@@ -308,6 +327,14 @@ func (c Config) Validate() error {
 		return errors.New("config: events.retention: must be at least 1h")
 	case c.Upstream.Timeout <= 0:
 		return errors.New("config: upstream.timeout: must be positive")
+	case c.Webhooks.Timeout <= 0 || c.Webhooks.MaxAge <= 0:
+		return errors.New("config: webhooks.timeout and webhooks.max_age: must be positive")
+	case c.Webhooks.MaxFailures < 1:
+		return errors.New("config: webhooks.max_failures: must be at least 1")
+	case c.Webhooks.Backoff <= 0 || c.Webhooks.MaxBackoff < c.Webhooks.Backoff:
+		return errors.New("config: webhooks.backoff: must be positive, and webhooks.max_backoff at least as long")
+	case c.Webhooks.Concurrency < 1 || c.Webhooks.PerEndpoint < 1:
+		return errors.New("config: webhooks.concurrency and webhooks.per_endpoint: must be at least 1")
 	case c.Secrets.Key != "" && len(c.Secrets.Key) != 64:
 		return errors.New("config: secrets.key: must be 64 hex characters")
 	case c.ShutdownTimeout <= 0:
@@ -339,6 +366,9 @@ func (c Config) Validate() error {
 	}
 	if c.Pricing.CacheMB < 1 || c.Pricing.CacheMB > 65536 {
 		return errors.New("config: pricing.cache_mb: must be from 1 to 65536")
+	}
+	if _, err := service.NewAddrPolicy(c.Webhooks.AllowPrivate); err != nil {
+		return fmt.Errorf("config: webhooks.allow_private: %w", err)
 	}
 	if time.Duration(c.Suppliers.BalanceInterval) < time.Second {
 		return errors.New("config: suppliers.balance_interval: must be at least 1s")

@@ -25,6 +25,7 @@ import (
 	"smmapi/service"
 	"smmapi/store"
 	"smmapi/upstream"
+	"smmapi/webhook"
 )
 
 // eventBus is a bus whose events this process can also hear.
@@ -45,6 +46,7 @@ type app struct {
 	batchSizes prometheus.Histogram
 	metrics    *api.Metrics
 	ops        *api.OpsMetrics
+	hookStats  *api.WebhookMetrics
 	checks     api.Checks
 	cooldowns  service.Cooldowns
 	limiter    api.Limiter
@@ -135,6 +137,7 @@ func (a *app) openMetrics(context.Context) error {
 		return float64(n)
 	}))
 	a.ops = api.NewOpsMetrics(a.reg, db, a.checks, time.Now, a.log)
+	a.hookStats = api.NewWebhookMetrics(a.reg, db, time.Now)
 	return nil
 }
 
@@ -238,7 +241,16 @@ func (a *app) buildActions(context.Context) error {
 	a.actions.CatalogChanges = service.NewCatalogChanges(db, suppliers, inv)
 	catalogSync := service.NewCatalogSync(db, suppliers, up, inv, a.ops, log, now,
 		time.Duration(cfg.Suppliers.SyncCatalogInterval), int64(cfg.Suppliers.MaxRateChangePercent), time.Duration(cfg.Upstream.Timeout))
-	a.workers = service.NewWorkers(fulfil, a.actions.Subscriptions, catalogSync, log)
+	policy, _ := service.NewAddrPolicy(cfg.Webhooks.AllowPrivate) // checked by Validate
+	hookCfg := service.WebhookConfig{Timeout: time.Duration(cfg.Webhooks.Timeout), MaxAge: time.Duration(cfg.Webhooks.MaxAge),
+		MaxFailures: int64(cfg.Webhooks.MaxFailures), Backoff: time.Duration(cfg.Webhooks.Backoff),
+		MaxBackoff: time.Duration(cfg.Webhooks.MaxBackoff), Concurrency: cfg.Webhooks.Concurrency, PerEndpoint: cfg.Webhooks.PerEndpoint}
+	a.actions.Webhooks = service.NewWebhooks(db, db, a.sealer, policy, hookCfg, now)
+	var hooks *service.Deliverer
+	if a.sealer != nil {
+		hooks = service.NewDeliverer(db, db, a.sealer, webhook.New(hookCfg.Timeout, policy), a.hookStats, hookCfg, now, log)
+	}
+	a.workers = service.NewWorkers(fulfil, a.actions.Subscriptions, catalogSync, hooks, time.Duration(cfg.Events.Retention), log)
 	a.actions.Add.OnQueued = a.workers.Kick
 	if a.bus != nil {
 		a.bus.OnEvent(func(topic string) {

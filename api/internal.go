@@ -66,6 +66,7 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 	h.supplierRoutes(g)
 	h.pricingRoutes(g)
 	h.catalogChangeRoutes(g)
+	h.webhookRoutes(g)
 	h.docRoutes(g)
 	return e
 }

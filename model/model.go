@@ -381,7 +381,7 @@ type Supplier struct {
 // All lists every table, for migration.
 func All() []any {
 	return []any{&Site{}, &SiteDomain{}, &User{}, &APIKey{}, &LedgerEntry{}, &Service{}, &Order{}, &Ticket{}, &Supplier{},
-		&Event{}, &EventCursor{}, &UserPrice{}, &CatalogChange{}}
+		&Event{}, &EventCursor{}, &UserPrice{}, &CatalogChange{}, &WebhookEndpoint{}, &WebhookDelivery{}}
 }
 
 // Event types: every change of an order, a refill ticket or a cancel ticket.
@@ -417,4 +417,66 @@ type Event struct {
 type EventCursor struct {
 	ID   uint64 `gorm:"primaryKey"`
 	Last uint64 `gorm:"not null;default:0"`
+}
+
+// WebhookFanoutCursor is the EventCursor row of the webhook fan-out: the
+// last event Seq turned into deliveries (row 1 is the sequencer's).
+const WebhookFanoutCursor = 2
+
+// WebhookEndpoint is an account's one webhook endpoint. Secrets are sealed
+// with secrets.key; the previous one still signs until PrevValidUntil.
+type WebhookEndpoint struct {
+	ID             uint64 `gorm:"primaryKey"`
+	UserID         uint64 `gorm:"not null;uniqueIndex"`
+	URL            string `gorm:"size:2048;not null"`
+	Events         string `gorm:"size:255;not null;default:''"` // comma list; empty: all
+	Enabled        bool   `gorm:"not null"`
+	DisabledReason string `gorm:"size:512;not null;default:''"`
+	SecretCipher   []byte `gorm:"size:256;not null"`
+	SecretHint     string `gorm:"size:32;not null"`
+	PrevCipher     []byte `gorm:"size:256"`
+	PrevValidUntil *time.Time
+	// Failures counts consecutive failed attempts; a success resets it.
+	Failures  int64 `gorm:"not null;default:0"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Webhook delivery statuses: pending (not tried yet, or redelivered),
+// failed (tried, will be retried), succeeded, dead (given up).
+const (
+	DeliveryPending   = "pending"
+	DeliveryFailed    = "failed"
+	DeliverySucceeded = "succeeded"
+	DeliveryDead      = "dead"
+)
+
+// WebhookDelivery is one event to send to one endpoint, claimed with a
+// lease like fulfilment work. OrderRef and EventSeq order the deliveries
+// of one order: none is sent while an older one of the same order and
+// endpoint is still pending or failed. NextAt is NULL once it succeeded or
+// died, so the (endpoint, next_at) index holds only work to do, in order.
+type WebhookDelivery struct {
+	ID         uint64     `gorm:"primaryKey"`
+	EndpointID uint64     `gorm:"not null;index:idx_wh_deliveries_chain,priority:1;index:idx_wh_deliveries_due,priority:1"`
+	UserID     uint64     `gorm:"not null;index:idx_wh_deliveries_user,priority:1"`
+	EventRow   uint64     `gorm:"not null;index"` // events.id
+	EventSeq   uint64     `gorm:"not null;index:idx_wh_deliveries_chain,priority:3"`
+	Type       string     `gorm:"size:32;not null"`
+	OrderRef   string     `gorm:"size:16;not null;index:idx_wh_deliveries_chain,priority:2"`
+	Status     string     `gorm:"size:16;not null;index:idx_wh_deliveries_user,priority:2;index:idx_wh_deliveries_open,priority:1"`
+	Attempts   int64      `gorm:"not null;default:0"`
+	NextAt     *time.Time `gorm:"index:idx_wh_deliveries_due,priority:2"`
+	// ExpiresAt is when retries stop (event time, or redelivery, + max_age).
+	ExpiresAt      time.Time
+	EventAt        time.Time `gorm:"index:idx_wh_deliveries_open,priority:2"`
+	LastStatusCode int       `gorm:"not null;default:0"`
+	LastError      string    `gorm:"size:512;not null;default:''"`
+	LastResponse   string    `gorm:"size:1024;not null;default:''"`
+	LatencyMS      int64     `gorm:"not null;default:0"`
+	ClaimToken     string    `gorm:"size:32;not null;default:''"`
+	ClaimUntil     *time.Time
+	CreatedAt      time.Time
+	DeliveredAt    *time.Time
+	UpdatedAt      time.Time
 }

@@ -40,6 +40,7 @@ type Actions struct {
 	// CatalogChanges lists and settles catalog changes and imports.
 	CatalogChanges *CatalogChanges
 	Fulfil         *Fulfil
+	Webhooks       *Webhooks
 }
 
 // Account is the authenticated caller of the public API.

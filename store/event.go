@@ -90,11 +90,12 @@ func (db *DB) ListEvents(ctx context.Context, f service.EventFilter, after uint6
 }
 
 // PruneEvents deletes up to limit numbered events created before t, oldest
-// first, by primary key.
+// first, by primary key; never one a webhook delivery still has to send.
 func (db *DB) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
 	g := db.g.WithContext(ctx)
 	var ids []uint64
-	err := g.Model(&model.Event{}).Where("created_at < ? AND seq IS NOT NULL", before).Order("id").Limit(limit).Pluck("id", &ids).Error
+	err := g.Model(&model.Event{}).Where(`created_at < ? AND seq IS NOT NULL AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+		WHERE d.event_row = events.id AND d.status IN ?)`, before, openDeliveries).Order("id").Limit(limit).Pluck("id", &ids).Error
 	if err != nil || len(ids) == 0 {
 		return 0, dbErr(err, "event")
 	}
@@ -115,7 +116,11 @@ func (db *DB) OrderRowID(ctx context.Context, publicID string) (uint64, error) {
 	return ids[0], nil
 }
 
-// ensureEventCursor creates the sequencer's row once.
+// ensureEventCursor creates the sequencer's row and the webhook fan-out's
+// once.
 func ensureEventCursor(tx *gorm.DB) error {
-	return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&model.EventCursor{ID: 1}).Error
+	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&model.EventCursor{ID: 1}).Error; err != nil {
+		return err
+	}
+	return ensureFanoutCursor(tx)
 }

@@ -35,20 +35,32 @@ type lease struct {
 // An UPDATE by primary key locks that one row and nothing else.
 func claim[T any](ctx context.Context, db *DB, l lease, now time.Time, n int, token string, until time.Time) ([]T, error) {
 	var row T
-	g := db.g.WithContext(ctx)
-	free := " AND (claim_until IS NULL OR claim_until < ?)"
 	var ids []uint64
-	err := g.Model(&row).Where(l.cond+" AND next_at <= ?"+free, append(l.args, now, now)...).
+	err := db.g.WithContext(ctx).Model(&row).Where(l.cond+" AND next_at <= ?"+freeClaim, append(append([]any{}, l.args...), now, now)...).
 		Order("next_at").Limit(n).Pluck("id", &ids).Error
-	if err != nil || len(ids) == 0 {
+	if err != nil {
 		return nil, err
 	}
+	return claimIDs[T](ctx, db, l, ids, now, token, until)
+}
+
+// freeClaim is the condition of a row nobody holds.
+const freeClaim = " AND (claim_until IS NULL OR claim_until < ?)"
+
+// claimIDs is claim's second half, for callers that read their candidates
+// themselves (webhook deliveries, a few per endpoint): each row is claimed
+// by primary key if it still matches l.cond and its claim is free.
+func claimIDs[T any](ctx context.Context, db *DB, l lease, ids []uint64, now time.Time, token string, until time.Time) ([]T, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var row T
 	slices.Sort(ids) // every claimer locks in the same order: no cycle
 	var claimed []uint64
-	err = db.transact(ctx, func(tx *gorm.DB) error {
+	err := db.transact(ctx, func(tx *gorm.DB) error {
 		claimed = claimed[:0]
 		for _, id := range ids {
-			res := tx.Model(&row).Where("id = ? AND "+l.cond+free, append(append([]any{id}, l.args...), now)...).
+			res := tx.Model(&row).Where("id = ? AND "+l.cond+freeClaim, append(append([]any{id}, l.args...), now)...).
 				Updates(map[string]any{"claim_token": token, "claim_until": until})
 			if res.Error != nil {
 				return res.Error
@@ -63,13 +75,13 @@ func claim[T any](ctx context.Context, db *DB, l lease, now time.Time, n int, to
 		return nil, err
 	}
 	var rows []T
-	err = g.Where("id IN ? AND claim_token = ?", claimed, token).Order("next_at").Find(&rows).Error
+	err = db.g.WithContext(ctx).Where("id IN ? AND claim_token = ?", claimed, token).Order("next_at").Find(&rows).Error
 	return rows, err
 }
 
 // ClaimOrders leases due orders in one forward state.
 func (db *DB) ClaimOrders(ctx context.Context, state string, now time.Time, n int, token string, until time.Time) ([]model.Order, error) {
-	os, err := claim[model.Order](ctx, db, lease{"forward_state = ?", []any{state}}, now, n, token, until)
+	os, err := claim[model.Order](ctx, db, lease{cond: "forward_state = ?", args: []any{state}}, now, n, token, until)
 	return os, dbErr(err, "order")
 }
 
@@ -102,7 +114,7 @@ func (db *DB) ExpireSending(ctx context.Context, now time.Time) (int64, error) {
 
 // ClaimTickets leases due forwarded refill tickets.
 func (db *DB) ClaimTickets(ctx context.Context, now time.Time, n int, token string, until time.Time) ([]model.Ticket, error) {
-	ts, err := claim[model.Ticket](ctx, db, lease{"status = ? AND type = ?", []any{model.TicketForwarded, model.TicketRefill}},
+	ts, err := claim[model.Ticket](ctx, db, lease{cond: "status = ? AND type = ?", args: []any{model.TicketForwarded, model.TicketRefill}},
 		now, n, token, until)
 	return ts, dbErr(err, "ticket")
 }

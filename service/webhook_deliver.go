@@ -1,0 +1,347 @@
+package service
+
+// Webhook delivery: numbered events become deliveries (one per matching
+// endpoint, once, whatever instance fans out), deliveries are claimed with
+// the lease helper, sent signed, and retried with back-off until max_age.
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"smmapi/model"
+)
+
+// HookSender makes one webhook request and reads (at most 64 KiB of) the
+// answer. Err is set when no complete answer came (refused address,
+// connection, timeout, a body cut short or too long); Status is 0 when no
+// status line came.
+type HookSender interface {
+	Send(ctx context.Context, url string, header http.Header, body []byte) HookAnswer
+}
+
+// HookAnswer is what a receiver answered.
+type HookAnswer struct {
+	Status int
+	Body   []byte
+	Err    error
+}
+
+// HookRecorder records delivery outcomes (succeeded, failed, dead) and the
+// time from an event to its 2xx.
+type HookRecorder interface {
+	HookAttempt(outcome string)
+	HookDelivered(sinceEvent time.Duration)
+}
+
+// Deliverer sends webhook deliveries: a round numbers and fans out new
+// events, claims what is due within its free slots, and sends each in its
+// own goroutine. Slots are bounded overall and per endpoint, so one slow
+// endpoint holds at most PerEndpoint of them.
+type Deliverer struct {
+	store  WebhookStore
+	events EventStore
+	sealer Sealer
+	sender HookSender
+	rec    HookRecorder
+	cfg    WebhookConfig
+	now    Clock
+	log    *slog.Logger
+	done   chan struct{} // a send finished: its order's next event may be due
+
+	mu       sync.Mutex
+	inFlight map[uint64]int // per endpoint
+	total    int
+	wg       sync.WaitGroup
+}
+
+// NewDeliverer returns a Deliverer.
+func NewDeliverer(store WebhookStore, events EventStore, sealer Sealer, sender HookSender, rec HookRecorder, cfg WebhookConfig,
+	now Clock, log *slog.Logger) *Deliverer {
+	return &Deliverer{store: store, events: events, sealer: sealer, sender: sender, rec: rec, cfg: cfg, now: now, log: log,
+		done: make(chan struct{}, 1), inFlight: map[uint64]int{}}
+}
+
+// fanOutBatch bounds the events one fan-out transaction reads.
+const fanOutBatch = 1000
+
+// Round fans out new events and starts the sends now due; it returns how
+// many it started.
+func (d *Deliverer) Round(ctx context.Context) (int, error) {
+	if _, err := d.events.SequenceEvents(ctx); err != nil {
+		return 0, fmt.Errorf("number events: %w", err)
+	}
+	for {
+		n, err := d.store.FanOutEvents(ctx, d.now(), d.cfg.MaxAge, fanOutBatch)
+		if err != nil {
+			return 0, fmt.Errorf("fan out events: %w", err)
+		}
+		if n < fanOutBatch {
+			break
+		}
+	}
+	free, skip := d.slots()
+	if free == 0 {
+		return 0, nil
+	}
+	now := d.now()
+	eps, err := d.store.DueEndpoints(ctx, now, skip)
+	if err != nil || len(eps) == 0 {
+		return 0, err
+	}
+	// Endpoints take turns in a random order, each up to its own bound, so
+	// one endpoint's backlog never fills the slots of the others.
+	mrand.Shuffle(len(eps), func(i, j int) { eps[i], eps[j] = eps[j], eps[i] })
+	token := claimToken()
+	// The lease covers a send bounded by the timeout, with room to record it.
+	until := now.Add(2*d.cfg.Timeout + 30*time.Second)
+	// An even share each when many endpoints wait, so more of them move.
+	share := max(free/len(eps), 1)
+	want := map[uint64]int{}
+	for _, ep := range eps {
+		if n := d.room(ep, min(share, free)); n > 0 {
+			want[ep], free = n, free-n
+		}
+		if free == 0 {
+			break
+		}
+	}
+	keep, err := d.store.ClaimDeliveries(ctx, want, now, token, until)
+	if err != nil || len(keep) == 0 {
+		return 0, err
+	}
+	d.take(keep)
+	events, endpoints, err := d.store.DeliveryWork(ctx, keep)
+	if err != nil {
+		d.untake(keep)
+		return 0, fmt.Errorf("read webhook work: %w", err)
+	}
+	// A send under way when ctx ends runs to its end (bounded by
+	// webhooks.timeout): cut short, it would count as the receiver's failure.
+	sctx := context.WithoutCancel(ctx)
+	for _, del := range keep {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			defer d.untake([]model.WebhookDelivery{del})
+			d.send(sctx, del, events[del.EventRow], endpoints[del.EndpointID])
+		}()
+	}
+	return len(keep), nil
+}
+
+// slots returns the free overall slots and the endpoints at their bound.
+func (d *Deliverer) slots() (int, []uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var skip []uint64
+	for ep, n := range d.inFlight {
+		if n >= d.cfg.PerEndpoint {
+			skip = append(skip, ep)
+		}
+	}
+	return d.cfg.Concurrency - d.total, skip
+}
+
+// room is how many more deliveries of an endpoint may start, at most n.
+func (d *Deliverer) room(ep uint64, n int) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return max(min(n, d.cfg.PerEndpoint-d.inFlight[ep], d.cfg.Concurrency-d.total), 0)
+}
+
+// take reserves slots for claimed deliveries (room said they fit: only
+// the round adds, sends only free).
+func (d *Deliverer) take(ds []model.WebhookDelivery) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, del := range ds {
+		d.inFlight[del.EndpointID]++
+		d.total++
+	}
+}
+
+func (d *Deliverer) untake(ds []model.WebhookDelivery) {
+	d.mu.Lock()
+	for _, del := range ds {
+		if d.inFlight[del.EndpointID]--; d.inFlight[del.EndpointID] <= 0 {
+			delete(d.inFlight, del.EndpointID)
+		}
+		d.total--
+	}
+	d.mu.Unlock()
+	select {
+	case d.done <- struct{}{}:
+	default:
+	}
+}
+
+// Done is signalled when a send finishes.
+func (d *Deliverer) Done() <-chan struct{} { return d.done }
+
+// Wait waits for the sends under way.
+func (d *Deliverer) Wait() { d.wg.Wait() }
+
+// send makes one attempt and records it.
+func (d *Deliverer) send(ctx context.Context, del model.WebhookDelivery, ev model.Event, ep model.WebhookEndpoint) {
+	now := d.now()
+	var ans HookAnswer
+	var took time.Duration
+	switch {
+	case ep.ID == 0: // deleted meanwhile, with its deliveries
+		return
+	case ev.ID == 0:
+		ans.Err = fmt.Errorf("the event is no longer kept")
+	default:
+		body := webhookBody(ev)
+		header, err := d.headers(ev, ep, body, now)
+		if err != nil {
+			ans.Err = err
+			break
+		}
+		sctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+		start := time.Now()
+		ans = d.sender.Send(sctx, ep.URL, header, body)
+		took = time.Since(start)
+		cancel()
+	}
+	end := d.now()
+	del.Attempts++
+	del.LatencyMS = took.Milliseconds()
+	del.LastStatusCode = ans.Status
+	// Stored in a utf8mb4 column: invalid bytes would fail the write.
+	del.LastResponse = firstRunes(strings.ToValidUTF8(string(ans.Body), "\uFFFD"), 200)
+	if ans.Err == nil && ans.Status >= 200 && ans.Status < 300 {
+		del.Status, del.LastError, del.DeliveredAt, del.NextAt = model.DeliverySucceeded, "", &end, nil
+		d.rec.HookAttempt(model.DeliverySucceeded)
+		d.rec.HookDelivered(end.Sub(ev.CreatedAt))
+	} else {
+		next := end.Add(d.backoff(del.Attempts))
+		del.LastError, del.NextAt, del.Status = hookError(ans), &next, model.DeliveryFailed
+		d.rec.HookAttempt(model.DeliveryFailed)
+		if ev.ID == 0 || next.After(del.ExpiresAt) {
+			del.Status, del.NextAt = model.DeliveryDead, nil
+			d.rec.HookAttempt(model.DeliveryDead)
+		}
+	}
+	reason := fmt.Sprintf("%d consecutive failed deliveries (last: %s)", d.cfg.MaxFailures, firstRunes(del.LastError, 200))
+	// A record that fails leaves the claim to lapse into a second send: try
+	// a few times first.
+	var disabled bool
+	var err error
+	for try := range 3 {
+		if disabled, err = d.store.FinishDelivery(ctx, del, d.cfg.MaxFailures, reason); err == nil {
+			break
+		}
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
+	if err != nil {
+		d.log.Warn("record webhook delivery", "delivery", del.ID, "err", err)
+	}
+	if disabled {
+		d.log.Warn("webhook endpoint disabled", "user_id", ep.UserID, "reason", reason)
+	}
+}
+
+// hookError is the last_error of a failed attempt.
+func hookError(a HookAnswer) string {
+	switch {
+	case a.Err != nil:
+		return firstRunes(strings.ToValidUTF8(a.Err.Error(), "\uFFFD"), 500)
+	case a.Status >= 300 && a.Status < 400:
+		return fmt.Sprintf("HTTP %d: redirects are not followed", a.Status)
+	default:
+		return fmt.Sprintf("HTTP %d", a.Status)
+	}
+}
+
+// backoff is the delay after the attempts-th failure: Backoff doubling up to
+// MaxBackoff, drawn between half and all of it so retries spread out.
+func (d *Deliverer) backoff(attempts int64) time.Duration {
+	delay := d.cfg.Backoff
+	for i := int64(1); i < attempts && delay < d.cfg.MaxBackoff; i++ {
+		delay *= 2
+	}
+	delay = min(delay, d.cfg.MaxBackoff)
+	half := int64(delay / 2)
+	return time.Duration(half + mrand.Int64N(half+1))
+}
+
+// webhookBody is the request body: the event as the feed shows it, compact.
+func webhookBody(ev model.Event) []byte {
+	b, _ := json.Marshal(struct {
+		ID        uint64          `json:"id"`
+		Type      string          `json:"type"`
+		CreatedAt string          `json:"created_at"`
+		Data      json.RawMessage `json:"data"`
+	}{ID: *ev.Seq, Type: ev.Type, CreatedAt: FormatTime(ev.CreatedAt), Data: json.RawMessage(ev.Data)})
+	return b
+}
+
+// headers builds the request headers, signed by each valid secret.
+func (d *Deliverer) headers(ev model.Event, ep model.WebhookEndpoint, body []byte, now time.Time) (http.Header, error) {
+	ciphers := [][]byte{ep.SecretCipher}
+	if ep.PrevValidUntil != nil && now.Before(*ep.PrevValidUntil) && len(ep.PrevCipher) > 0 {
+		ciphers = append(ciphers, ep.PrevCipher)
+	}
+	ts := strconv.FormatInt(now.Unix(), 10)
+	sig := "t=" + ts
+	for _, c := range ciphers {
+		secret, err := d.sealer.Open(c)
+		if err != nil {
+			return nil, fmt.Errorf("webhook secret cannot be opened with secrets.key")
+		}
+		sig += ",v1=" + Sign(secret, ts, body)
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "smmapi-webhooks/1")
+	h.Set("Smmapi-Event-Id", strconv.FormatUint(*ev.Seq, 10))
+	h.Set("Smmapi-Signature", sig)
+	return h, nil
+}
+
+// Sign is the hex HMAC-SHA256 of "<t>.<body>" keyed by the secret string.
+func Sign(secret []byte, t string, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(t))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// expireBatch bounds one expiry or prune statement series.
+const expireBatch = 500
+
+// Housekeep marks deliveries of disabled endpoints past max_age dead, and
+// prunes finished deliveries older than retention.
+func (d *Deliverer) Housekeep(ctx context.Context, retention time.Duration) error {
+	for {
+		n, err := d.store.ExpireDeliveries(ctx, d.now(), expireBatch)
+		if err != nil {
+			return err
+		}
+		for range n {
+			d.rec.HookAttempt(model.DeliveryDead)
+		}
+		if n < expireBatch {
+			break
+		}
+	}
+	for {
+		n, err := d.store.PruneDeliveries(ctx, d.now().Add(-retention), expireBatch)
+		if err != nil || n < expireBatch {
+			return err
+		}
+	}
+}

@@ -1,0 +1,367 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"smmapi/model"
+	"smmapi/service"
+)
+
+var _ service.WebhookStore = (*DB)(nil)
+
+// openDeliveries are the statuses of deliveries still to send.
+var openDeliveries = []string{model.DeliveryPending, model.DeliveryFailed}
+
+// CreateWebhook adds an account's endpoint (one per account: unique index).
+func (db *DB) CreateWebhook(ctx context.Context, e *model.WebhookEndpoint) error {
+	now := db.now()
+	e.CreatedAt, e.UpdatedAt = now, now
+	return dbErr(db.g.WithContext(ctx).Create(e).Error, "webhook")
+}
+
+// Webhook returns an account's endpoint.
+func (db *DB) Webhook(ctx context.Context, userID uint64) (model.WebhookEndpoint, error) {
+	var e model.WebhookEndpoint
+	return e, dbErr(db.g.WithContext(ctx).Take(&e, "user_id = ?", userID).Error, "webhook")
+}
+
+// UpdateWebhook changes an account's endpoint under its row lock.
+func (db *DB) UpdateWebhook(ctx context.Context, userID uint64, fn func(*model.WebhookEndpoint) error) (model.WebhookEndpoint, error) {
+	var e model.WebhookEndpoint
+	err := db.transact(ctx, func(tx *gorm.DB) error {
+		if err := db.forUpdate(tx).Take(&e, "user_id = ?", userID).Error; err != nil {
+			return err
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+		e.UpdatedAt = db.now()
+		return tx.Save(&e).Error
+	})
+	return e, dbErr(err, "webhook")
+}
+
+// DeleteWebhook removes the endpoint, then its open deliveries in batches
+// by primary key (a backlog may hold many; finished ones stay in the log).
+// Claims stop at once: only enabled endpoints' deliveries are claimed.
+func (db *DB) DeleteWebhook(ctx context.Context, userID uint64) error {
+	var e model.WebhookEndpoint
+	g := db.g.WithContext(ctx)
+	if err := g.Take(&e, "user_id = ?", userID).Error; err != nil {
+		return dbErr(err, "webhook")
+	}
+	if err := g.Delete(&model.WebhookEndpoint{}, e.ID).Error; err != nil {
+		return dbErr(err, "webhook")
+	}
+	for {
+		var ids []uint64
+		err := g.Model(&model.WebhookDelivery{}).Where("endpoint_id = ? AND status IN ?", e.ID, openDeliveries).
+			Limit(1000).Pluck("id", &ids).Error
+		if err != nil || len(ids) == 0 {
+			return dbErr(err, "delivery")
+		}
+		if err := g.Where("id IN ?", ids).Delete(&model.WebhookDelivery{}).Error; err != nil {
+			return dbErr(err, "delivery")
+		}
+	}
+}
+
+// ListDeliveries returns an account's deliveries, newest first.
+func (db *DB) ListDeliveries(ctx context.Context, userID uint64, status string, before uint64, limit int) ([]model.WebhookDelivery, error) {
+	q := db.g.WithContext(ctx).Where("user_id = ?", userID)
+	if status != "" {
+		q = q.Where("status = ?", status)
+	}
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	var ds []model.WebhookDelivery
+	err := q.Order("id DESC").Limit(limit).Find(&ds).Error
+	return ds, dbErr(err, "delivery")
+}
+
+// Redeliver makes a delivery pending and due now. Its claim is cleared: a
+// send under way may still finish, and the delivery goes out once more.
+func (db *DB) Redeliver(ctx context.Context, id uint64, now, expires time.Time) (model.WebhookDelivery, error) {
+	var d model.WebhookDelivery
+	err := db.transact(ctx, func(tx *gorm.DB) error {
+		if err := db.forUpdate(tx).Take(&d, "id = ?", id).Error; err != nil {
+			return err
+		}
+		var e model.WebhookEndpoint
+		if err := tx.Take(&e, "id = ?", d.EndpointID).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return service.Errorf(service.ErrConflict, "the delivery's webhook endpoint was deleted")
+			}
+			return err
+		}
+		if !e.Enabled {
+			return service.Errorf(service.ErrConflict, "the webhook endpoint is disabled; enable it first")
+		}
+		d.Status, d.NextAt, d.ExpiresAt, d.ClaimToken, d.ClaimUntil, d.UpdatedAt =
+			model.DeliveryPending, &now, expires, "", nil, now
+		return tx.Save(&d).Error
+	})
+	return d, dbErr(err, "delivery")
+}
+
+// deliveryInsertBatch keeps one INSERT's placeholders well under both
+// drivers' limits.
+const deliveryInsertBatch = 500
+
+// FanOutEvents turns numbered events after the fan-out cursor into
+// deliveries. The cursor row's lock makes one fan-out run at a time across
+// instances, and the deliveries and the cursor's move commit together: each
+// event becomes one delivery per matching endpoint, exactly once. An
+// endpoint gets the events created since it was.
+func (db *DB) FanOutEvents(ctx context.Context, now time.Time, maxAge time.Duration, batch int) (int, error) {
+	var n int
+	err := db.transact(ctx, func(tx *gorm.DB) error {
+		n = 0
+		var cur model.EventCursor
+		if err := db.forUpdate(tx).Take(&cur, "id = ?", model.WebhookFanoutCursor).Error; err != nil {
+			return err
+		}
+		var es []model.Event
+		if err := tx.Select("id", "seq", "type", "user_id", "order_ref", "created_at").Where("seq > ?", cur.Last).
+			Order("seq").Limit(batch).Find(&es).Error; err != nil {
+			return err
+		}
+		if len(es) == 0 {
+			return nil
+		}
+		n = len(es)
+		users := make([]uint64, 0, len(es))
+		for _, e := range es {
+			users = append(users, e.UserID)
+		}
+		var eps []model.WebhookEndpoint
+		if err := tx.Select("id", "user_id", "events", "created_at").Where("user_id IN ? AND enabled = ?", users, true).
+			Find(&eps).Error; err != nil {
+			return err
+		}
+		byUser := make(map[uint64]model.WebhookEndpoint, len(eps))
+		for _, ep := range eps {
+			byUser[ep.UserID] = ep
+		}
+		var rows []model.WebhookDelivery
+		for _, e := range es {
+			ep, ok := byUser[e.UserID]
+			if !ok || e.CreatedAt.Before(ep.CreatedAt) || !service.WebhookWants(ep.Events, e.Type) {
+				continue
+			}
+			rows = append(rows, model.WebhookDelivery{EndpointID: ep.ID, UserID: e.UserID, EventRow: e.ID, EventSeq: *e.Seq,
+				Type: e.Type, OrderRef: e.Order, Status: model.DeliveryPending, NextAt: &now, ExpiresAt: e.CreatedAt.Add(maxAge),
+				EventAt: e.CreatedAt, CreatedAt: now, UpdatedAt: now})
+		}
+		for len(rows) > 0 {
+			k := min(len(rows), deliveryInsertBatch)
+			if err := insertDeliveries(tx, rows[:k]); err != nil {
+				return err
+			}
+			rows = rows[k:]
+		}
+		return tx.Model(&model.EventCursor{}).Where("id = ?", model.WebhookFanoutCursor).Update("last", *es[len(es)-1].Seq).Error
+	})
+	return n, dbErr(err, "delivery")
+}
+
+// insertDeliveries writes deliveries in one plain multi-row INSERT.
+func insertDeliveries(tx *gorm.DB, ds []model.WebhookDelivery) error {
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO webhook_deliveries (endpoint_id, user_id, event_row, event_seq, type, order_ref, status,
+		next_at, expires_at, event_at, created_at, updated_at) VALUES `)
+	args := make([]any, 0, 12*len(ds))
+	for i, d := range ds {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+		args = append(args, d.EndpointID, d.UserID, d.EventRow, d.EventSeq, d.Type, d.OrderRef, d.Status,
+			d.NextAt, d.ExpiresAt, d.EventAt, d.CreatedAt, d.UpdatedAt)
+	}
+	return tx.Exec(sb.String(), args...).Error
+}
+
+// DueEndpoints returns the enabled endpoints not in skip with a due,
+// unclaimed delivery: one probe of the (endpoint_id, next_at) index each.
+func (db *DB) DueEndpoints(ctx context.Context, now time.Time, skip []uint64) ([]uint64, error) {
+	q := db.g.WithContext(ctx).Model(&model.WebhookEndpoint{}).Where(`enabled = ? AND EXISTS (SELECT 1 FROM webhook_deliveries d
+		WHERE d.endpoint_id = webhook_endpoints.id AND d.next_at <= ? AND (d.claim_until IS NULL OR d.claim_until < ?))`, true, now, now)
+	if len(skip) > 0 {
+		q = q.Where("id NOT IN ?", skip)
+	}
+	var ids []uint64
+	err := q.Pluck("id", &ids).Error
+	return ids, dbErr(err, "webhook")
+}
+
+// ClaimDeliveries leases, for each endpoint of want, up to its count of due
+// deliveries. The candidates are read in one statement, one bounded range
+// of the (endpoint_id, next_at) index per endpoint (it holds open
+// deliveries only): a large backlog of one endpoint is never read whole.
+// Only the oldest open delivery of an order is a candidate: an older one
+// leaves the open statuses for good (sent or dead), so that can only turn
+// true while a delivery waits, and the per-row claim needs no second look.
+func (db *DB) ClaimDeliveries(ctx context.Context, want map[uint64]int, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error) {
+	var sb strings.Builder
+	args := make([]any, 0, 4*len(want))
+	for ep, n := range want {
+		if sb.Len() > 0 {
+			sb.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&sb, `SELECT id FROM (SELECT id FROM webhook_deliveries WHERE endpoint_id = ? AND next_at <= ?%s
+			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = webhook_deliveries.endpoint_id
+			AND o.order_ref = webhook_deliveries.order_ref AND o.event_seq < webhook_deliveries.event_seq AND o.next_at IS NOT NULL)
+			ORDER BY next_at LIMIT %d) AS c%d`, freeClaim, n, ep)
+		args = append(args, ep, now, now)
+	}
+	if len(args) == 0 {
+		return nil, nil
+	}
+	var ids []uint64
+	if err := db.g.WithContext(ctx).Raw(sb.String(), args...).Scan(&ids).Error; err != nil {
+		return nil, dbErr(err, "delivery")
+	}
+	ds, err := claimIDs[model.WebhookDelivery](ctx, db, lease{cond: "status IN ?", args: []any{openDeliveries}}, ids, now, token, until)
+	return ds, dbErr(err, "delivery")
+}
+
+// DeliveryWork reads the events and endpoints claimed deliveries need.
+func (db *DB) DeliveryWork(ctx context.Context, ds []model.WebhookDelivery) (map[uint64]model.Event, map[uint64]model.WebhookEndpoint, error) {
+	evIDs, epIDs := make([]uint64, 0, len(ds)), make([]uint64, 0, len(ds))
+	for _, d := range ds {
+		evIDs, epIDs = append(evIDs, d.EventRow), append(epIDs, d.EndpointID)
+	}
+	g := db.g.WithContext(ctx)
+	var es []model.Event
+	if err := g.Where("id IN ?", evIDs).Find(&es).Error; err != nil {
+		return nil, nil, dbErr(err, "event")
+	}
+	var eps []model.WebhookEndpoint
+	if err := g.Where("id IN ?", epIDs).Find(&eps).Error; err != nil {
+		return nil, nil, dbErr(err, "webhook")
+	}
+	events := make(map[uint64]model.Event, len(es))
+	for _, e := range es {
+		events[e.ID] = e
+	}
+	endpoints := make(map[uint64]model.WebhookEndpoint, len(eps))
+	for _, e := range eps {
+		endpoints[e.ID] = e
+	}
+	return events, endpoints, nil
+}
+
+// FinishDelivery records an attempt under the claim it was made with, and
+// counts the endpoint's consecutive failures: a success resets them, the
+// maxFailures-th disables the endpoint with reason.
+func (db *DB) FinishDelivery(ctx context.Context, d model.WebhookDelivery, maxFailures int64, reason string) (bool, error) {
+	var disabled bool
+	err := db.transact(ctx, func(tx *gorm.DB) error {
+		disabled = false
+		res := tx.Model(&model.WebhookDelivery{}).Where("id = ? AND claim_token = ?", d.ID, d.ClaimToken).
+			Updates(map[string]any{"status": d.Status, "attempts": gorm.Expr("attempts + 1"), "next_at": d.NextAt,
+				"last_status_code": d.LastStatusCode, "last_error": d.LastError, "last_response": d.LastResponse,
+				"latency_ms": d.LatencyMS, "delivered_at": d.DeliveredAt, "claim_token": "", "claim_until": nil,
+				"updated_at": db.now()})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error // the claim lapsed: its new owner records
+		}
+		ep := tx.Model(&model.WebhookEndpoint{})
+		if d.Status == model.DeliverySucceeded {
+			return ep.Where("id = ? AND failures <> 0", d.EndpointID).Update("failures", 0).Error
+		}
+		if err := ep.Where("id = ?", d.EndpointID).Update("failures", gorm.Expr("failures + 1")).Error; err != nil {
+			return err
+		}
+		res = tx.Model(&model.WebhookEndpoint{}).Where("id = ? AND enabled = ? AND failures >= ?", d.EndpointID, true, maxFailures).
+			Updates(map[string]any{"enabled": false, "disabled_reason": reason, "updated_at": db.now()})
+		disabled = res.RowsAffected == 1
+		return res.Error
+	})
+	return disabled, dbErr(err, "delivery")
+}
+
+// ExpireDeliveries marks open, unclaimed deliveries of disabled endpoints
+// past their expiry dead, one by one by primary key (see ExpireSending for
+// why).
+func (db *DB) ExpireDeliveries(ctx context.Context, now time.Time, limit int) (int, error) {
+	g := db.g.WithContext(ctx)
+	free := "next_at IS NOT NULL AND expires_at < ? AND (claim_until IS NULL OR claim_until < ?)"
+	var ids []uint64
+	err := g.Model(&model.WebhookDelivery{}).Where("endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled = ?) AND "+free,
+		false, now, now).Limit(limit).Pluck("id", &ids).Error
+	if err != nil {
+		return 0, dbErr(err, "delivery")
+	}
+	n := 0
+	for _, id := range ids {
+		res := g.Model(&model.WebhookDelivery{}).Where("id = ? AND "+free, id, now, now).
+			Updates(map[string]any{"status": model.DeliveryDead, "next_at": nil,
+				"last_error": "expired: not delivered within webhooks.max_age", "updated_at": now})
+		if res.Error != nil {
+			return n, dbErr(res.Error, "delivery")
+		}
+		n += int(res.RowsAffected)
+	}
+	return n, nil
+}
+
+// PruneDeliveries deletes finished deliveries created before t.
+func (db *DB) PruneDeliveries(ctx context.Context, before time.Time, limit int) (int, error) {
+	g := db.g.WithContext(ctx)
+	var ids []uint64
+	err := g.Model(&model.WebhookDelivery{}).Where("status IN ? AND created_at < ?",
+		[]string{model.DeliverySucceeded, model.DeliveryDead}, before).Order("id").Limit(limit).Pluck("id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return 0, dbErr(err, "delivery")
+	}
+	res := g.Where("id IN ?", ids).Delete(&model.WebhookDelivery{})
+	return int(res.RowsAffected), dbErr(res.Error, "delivery")
+}
+
+// WebhookBacklog counts open deliveries and finds the oldest one's event
+// time, one status at a time: each is a range of the (status, event_at)
+// index.
+func (db *DB) WebhookBacklog(ctx context.Context) (int64, time.Time, bool, error) {
+	g := db.g.WithContext(ctx)
+	var total int64
+	var oldest time.Time
+	for _, st := range openDeliveries {
+		var n int64
+		var at []time.Time
+		if err := g.Model(&model.WebhookDelivery{}).Where("status = ?", st).Count(&n).Error; err != nil {
+			return 0, oldest, false, dbErr(err, "delivery")
+		}
+		if n == 0 {
+			continue
+		}
+		total += n
+		if err := g.Model(&model.WebhookDelivery{}).Where("status = ?", st).Order("event_at").Limit(1).Pluck("event_at", &at).Error; err != nil {
+			return 0, oldest, false, dbErr(err, "delivery")
+		}
+		if len(at) > 0 && (oldest.IsZero() || at[0].Before(oldest)) {
+			oldest = at[0]
+		}
+	}
+	return total, oldest, !oldest.IsZero(), nil
+}
+
+// ensureFanoutCursor creates the fan-out's cursor row once, at the events
+// already numbered: a database that had events before webhooks existed
+// does not fan out its history.
+func ensureFanoutCursor(tx *gorm.DB) error {
+	var last uint64
+	if err := tx.Model(&model.Event{}).Select("COALESCE(MAX(seq), 0)").Scan(&last).Error; err != nil {
+		return err
+	}
+	return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&model.EventCursor{ID: model.WebhookFanoutCursor, Last: last}).Error
+}
