@@ -148,6 +148,16 @@ func page(c echo.Context) (service.Page, error) {
 	return p, nil
 }
 
+// idPage reads the path's "id" and the page of a list under it.
+func idPage(c echo.Context) (uint64, service.Page, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return 0, service.Page{}, err
+	}
+	p, err := page(c)
+	return id, p, err
+}
+
 func (h *internalAPI) createSite(c echo.Context) error {
 	var in service.SiteInput
 	if err := bindJSON(c, &in); err != nil {
@@ -241,11 +251,7 @@ func (h *internalAPI) adjustBalance(c echo.Context) error {
 }
 
 func (h *internalAPI) ledger(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	p, err := page(c)
+	id, p, err := idPage(c)
 	if err != nil {
 		return err
 	}
@@ -267,11 +273,7 @@ func (h *internalAPI) generateKey(c echo.Context) error {
 }
 
 func (h *internalAPI) listKeys(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	p, err := page(c)
+	id, p, err := idPage(c)
 	if err != nil {
 		return err
 	}

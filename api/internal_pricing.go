@@ -26,11 +26,7 @@ func userService(c echo.Context) (user, svc uint64, err error) {
 }
 
 func (h *internalAPI) listPrices(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	p, err := page(c)
+	id, p, err := idPage(c)
 	if err != nil {
 		return err
 	}

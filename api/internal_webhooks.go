@@ -56,11 +56,7 @@ func (h *internalAPI) rotateWebhookSecret(c echo.Context) error {
 }
 
 func (h *internalAPI) listDeliveries(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	p, err := page(c)
+	id, p, err := idPage(c)
 	if err != nil {
 		return err
 	}
