@@ -38,6 +38,9 @@ const sequenceBatch = 1000
 // skips one. Only this round touches the cursor row: the write path never
 // waits on it.
 func (db *DB) SequenceEvents(ctx context.Context) (int, error) {
+	if due, err := db.anyRow(ctx, "SELECT id FROM events WHERE seq IS NULL"); err != nil || !due {
+		return 0, dbErr(err, "event")
+	}
 	var n int
 	err := db.transact(ctx, func(tx *gorm.DB) error {
 		n = 0
@@ -101,6 +104,17 @@ func (db *DB) PruneEvents(ctx context.Context, before time.Time, limit int) (int
 	}
 	res := g.Where("id IN ?", ids).Delete(&model.Event{})
 	return int(res.RowsAffected), dbErr(res.Error, "event")
+}
+
+// anyRow reports whether query finds a row, read outside any transaction.
+// The rounds that lock a cursor row (numbering, webhook fan-out) run every
+// fraction of a second on every instance; looking first keeps an idle
+// round from taking that lock, and on SQLite the one writer connection,
+// which add's committer waits on.
+func (db *DB) anyRow(ctx context.Context, query string, args ...any) (bool, error) {
+	var ids []uint64
+	err := db.r.WithContext(ctx).Raw(query+" LIMIT 1", args...).Scan(&ids).Error
+	return len(ids) > 0, err
 }
 
 // OrderRowID returns an order's internal ID.

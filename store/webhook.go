@@ -122,8 +122,13 @@ const deliveryInsertBatch = 500
 // event becomes one delivery per matching endpoint, exactly once. An
 // endpoint gets the events created since it was.
 func (db *DB) FanOutEvents(ctx context.Context, now time.Time, maxAge time.Duration, batch int) (int, error) {
+	due, err := db.anyRow(ctx, "SELECT e.id FROM events e, event_cursors c WHERE c.id = ? AND e.seq > c.last",
+		model.WebhookFanoutCursor)
+	if err != nil || !due {
+		return 0, dbErr(err, "event")
+	}
 	var n int
-	err := db.transact(ctx, func(tx *gorm.DB) error {
+	err = db.transact(ctx, func(tx *gorm.DB) error {
 		n = 0
 		var cur model.EventCursor
 		if err := db.forUpdate(tx).Take(&cur, "id = ?", model.WebhookFanoutCursor).Error; err != nil {
