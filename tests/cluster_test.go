@@ -575,17 +575,7 @@ func TestClusterNodeLoss(t *testing.T) {
 	// that was killed holds what the others hold.
 	for i := range c.DSNs {
 		db := c.Node(t, i)
-		ids := map[string]bool{}
-		rows, err := db.Query("SELECT public_id FROM orders")
-		if err != nil {
-			t.Fatalf("node %d: %v", i+1, err)
-		}
-		for rows.Next() {
-			var id string
-			rows.Scan(&id)
-			ids[id] = true
-		}
-		rows.Close()
+		ids := ordPublicIDs(t, db, "SELECT public_id FROM orders")
 		for id := range accepted {
 			if !ids[id] {
 				t.Errorf("node %d: accepted order %s lost", i+1, id)

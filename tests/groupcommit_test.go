@@ -201,17 +201,7 @@ func TestGroupCommitConnectionKilled(t *testing.T) {
 		t.Fatal("no order was placed")
 	}
 	// Every order in the database was answered as placed, and the reverse.
-	rows, err := db.Query("SELECT public_id FROM orders WHERE user_id = ?", ordUID(t, a))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inDB := map[string]bool{}
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		inDB[id] = true
-	}
-	rows.Close()
+	inDB := ordPublicIDs(t, db, "SELECT public_id FROM orders WHERE user_id = ?", ordUID(t, a))
 	for id := range inDB {
 		if !placed[id] {
 			t.Errorf("order %s exists but its request was answered with an error", id)

@@ -679,3 +679,25 @@ func ordLink(tb testing.TB, db *sql.DB, id string) string {
 
 // ordNow is the current time as the server stores it.
 func ordNow() time.Time { return time.Now().UTC() }
+
+// ordPublicIDs returns the public IDs a query selects, as a set.
+func ordPublicIDs(tb testing.TB, db *sql.DB, query string, args ...any) map[string]bool {
+	tb.Helper()
+	rows, err := db.Query(query, args...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	ids := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			tb.Fatal(err)
+		}
+		ids[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return ids
+}
