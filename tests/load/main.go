@@ -48,6 +48,10 @@ type options struct {
 	only          string
 	profile       string
 	bufferPool    string
+	hookAccounts  int
+	hookChanges   int
+	hookRate      int
+	hookBacklog   int
 }
 
 func main() {
@@ -79,10 +83,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.BoolVar(&o.scaling, "scaling", false, "measure status and add at 0 and at -scaling-orders existing orders, and print the ratios")
 	fs.StringVar(&o.out, "out", "", "also write the table as markdown to this file")
 	fs.StringVar(&o.bin, "bin", "", "use this smmapi binary instead of building one")
-	fs.StringVar(&o.only, "only", "", "run only the scenarios whose names contain one of these comma-separated words (\"status\", \"add\", \"services\", \"balance\")")
+	fs.StringVar(&o.only, "only", "", "run only the scenarios whose names contain one of these comma-separated words (\"status\", \"add\", \"services\", \"balance\", \"webhooks\")")
 	fs.StringVar(&o.bufferPool, "buffer-pool", "", "MySQL: raise innodb_buffer_pool_size to this (e.g. 2G) for the run, as a production server sized to its data would be, and restore it afterwards (default: 2G with -scaling, else unchanged)")
 	fs.StringVar(&o.profile, "profile", "", "after each scenario, load smmapi alone for -duration more while taking a CPU profile into this folder (<scenario>.pprof)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the MySQL database and the temporary folder (logs, SQLite file) afterwards")
+	fs.IntVar(&o.hookAccounts, "hook-accounts", 1000, "webhooks: accounts with an endpoint on the harness's receiver")
+	fs.IntVar(&o.hookChanges, "hook-changes", 20_000, "webhooks: order changes made through the admin API (two per order)")
+	fs.IntVar(&o.hookRate, "hook-rate", 1250, "webhooks: order changes asked for per second")
+	fs.IntVar(&o.hookBacklog, "hook-backlog", 100_000, "webhooks: events for one more account whose endpoint refuses connections (0: none)")
 	serve := fs.Bool("serve-bare", false, "internal: serve the ceiling server")
 	bareDSN := fs.String("bare-dsn", "", "internal: the ceiling server's DSN")
 	bareBody := fs.String("bare-body", "", "internal: the pre-serialized catalog")
@@ -99,14 +107,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		for name, v := range map[string]string{"orders": "1000", "scaling-orders": "5000", "services": "300",
-			"duration": "500ms", "warmup": "100ms", "accounts": "20", "rounds": "1"} {
+			"duration": "500ms", "warmup": "100ms", "accounts": "20", "rounds": "1",
+			"hook-accounts": "20", "hook-changes": "400", "hook-rate": "400", "hook-backlog": "1000"} {
 			if !set[name] {
 				fs.Set(name, v)
 			}
 		}
 	}
-	if o.conns < 1 || o.accounts < 1 || o.services < 1 || o.rounds < 1 || o.orders < 0 || o.duration <= 0 {
-		return errors.New("-conns, -accounts, -services, -rounds and -duration must be positive, -orders not negative")
+	if o.conns < 1 || o.accounts < 1 || o.services < 1 || o.rounds < 1 || o.orders < 0 || o.duration <= 0 ||
+		o.hookAccounts < 1 || o.hookChanges < 2 || o.hookRate < 1 || o.hookBacklog < 0 {
+		return errors.New("-conns, -accounts, -services, -rounds, -duration and -hook-* must be positive (-hook-backlog and -orders may be 0)")
 	}
 
 	h, err := setUp(ctx, o)
@@ -496,6 +506,11 @@ func (h *harness) fullRun(ctx context.Context) (*report, error) {
 	var err error
 	if rep.rows, err = h.runScenarios(ctx, rep, list); err != nil {
 		return nil, err
+	}
+	if h.selected("webhooks") {
+		if err := h.webhooksScenario(ctx, rep); err != nil {
+			return nil, err
+		}
 	}
 	return rep, h.finish(ctx, rep)
 }

@@ -15,22 +15,32 @@ import (
 // taken through the internal listener's /debug/pprof (bearer token). The
 // profile lands in -profile as <scenario>.pprof; `go tool pprof` reads it.
 func (h *harness) profile(ctx context.Context, t target) error {
-	if err := os.MkdirAll(h.o.profile, 0o755); err != nil {
-		return err
-	}
 	secs := max(int(h.o.duration/time.Second), 1)
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", h.smm.addrs["internal"], secs)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
+	wait := h.startProfile(ctx, t.name, secs)
+	r := runLoad(ctx, t, h.o.conns, time.Duration(secs)*time.Second)
+	file, err := wait()
+	if err == nil {
+		step("  profiled %s (%.0f req/s while profiling) → %s", t.name, r.rps, file)
 	}
-	req.Header.Set("Authorization", "Bearer "+h.token)
+	return err
+}
+
+// startProfile starts a CPU profile of secs seconds named name; wait
+// returns the file it was written to.
+func (h *harness) startProfile(ctx context.Context, name string, secs int) (wait func() (string, error)) {
 	type got struct {
 		b   []byte
 		err error
 	}
 	done := make(chan got, 1)
 	go func() {
+		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", h.smm.addrs["internal"], secs)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			done <- got{err: err}
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+h.token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			done <- got{err: err}
@@ -43,13 +53,15 @@ func (h *harness) profile(ctx context.Context, t target) error {
 		}
 		done <- got{b, err}
 	}()
-	r := runLoad(ctx, t, h.o.conns, time.Duration(secs)*time.Second)
-	g := <-done
-	if g.err != nil {
-		return g.err
+	return func() (string, error) {
+		g := <-done
+		if g.err != nil {
+			return "", g.err
+		}
+		if err := os.MkdirAll(h.o.profile, 0o755); err != nil {
+			return "", err
+		}
+		file := filepath.Join(h.o.profile, strings.NewReplacer(" ", "-", "(", "", ")", "", ",", "").Replace(name)+".pprof")
+		return file, os.WriteFile(file, g.b, 0o644)
 	}
-	name := strings.NewReplacer(" ", "-", "(", "", ")", "").Replace(t.name)
-	file := filepath.Join(h.o.profile, name+".pprof")
-	step("  profiled %s (%.0f req/s while profiling) → %s", t.name, r.rps, file)
-	return os.WriteFile(file, g.b, 0o644)
 }

@@ -24,6 +24,8 @@ type report struct {
 	orders       int64
 	db           string
 
+	hooks        *hookResult // the webhooks scenario, when run
+
 	failures     int64
 	failedChecks []string
 }
@@ -43,6 +45,15 @@ func (r *report) tally() (total int64) {
 	}
 	for _, m := range r.extra {
 		add(m)
+	}
+	if r.hooks != nil {
+		for _, x := range []row{r.hooks.without, r.hooks.with} {
+			add(x.smm)
+			add(x.ceil)
+		}
+		if !r.hooks.ok() {
+			r.failedChecks = append(r.failedChecks, "webhooks: lost, out of order or badly signed deliveries")
+		}
 	}
 	for i, c := range r.checks {
 		if !c.ok() {
@@ -149,6 +160,10 @@ func (r *report) String() string {
 			fmt.Fprintf(&b, "- %s: smmapi answered %d of %d compressed, %.1f KB per answer; ceiling %.1f KB per answer\n",
 				x.name, x.smm.encoded, x.smm.ok, kb(x.smm.bytes, x.smm.ok), kb(x.ceil.bytes, x.ceil.ok))
 		}
+	}
+	if r.hooks != nil {
+		b.WriteString(r.hooks.lines())
+		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "- smmapi warning/error log lines: %d\n", r.h.warnCount)
 	for _, l := range r.h.warnLines {

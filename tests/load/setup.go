@@ -127,7 +127,11 @@ func (h *harness) start(ctx context.Context) error {
 		// info, as in production: one access-log line per request, and the
 		// "listening" lines the ports are read from.
 		"SMMAPI_LOG_LEVEL=info",
-		"SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0", "SMMAPI_LIMITS_AUTH_FAILURES=0"}
+		"SMMAPI_LIMITS_KEY_RATE=0", "SMMAPI_LIMITS_IP_RATE=0", "SMMAPI_LIMITS_AUTH_FAILURES=0",
+		// Webhooks: sealed secrets, and the harness's receiver on loopback.
+		"SMMAPI_SECRETS_KEY=" + randHex(32), "SMMAPI_WEBHOOKS_ALLOW_PRIVATE=127.0.0.0/8",
+		// The dead endpoint stays enabled: its backlog keeps being retried.
+		"SMMAPI_WEBHOOKS_MAX_FAILURES=1000000000"}
 	switch h.driver {
 	case "sqlite":
 		h.dsn = filepath.Join(h.tmp, "smmapi.db")

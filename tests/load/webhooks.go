@@ -1,0 +1,439 @@
+package main
+
+// The webhooks scenario: accounts with endpoints on a receiver inside this
+// process, order changes made through the admin API while the public API
+// is under its status load, and one more account whose endpoint is dead
+// with a large backlog. The receiver checks every signature with its own
+// HMAC code, the order of events per order and duplicates; latency is from
+// the moment the change's request was sent (an upper bound of the commit)
+// to the receiver's answer.
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// hookRun is one webhooks scenario's receiver and tallies.
+type hookRun struct {
+	h       *harness
+	secrets map[uint64][]byte // by account, before the first delivery
+
+	mu       sync.Mutex
+	lastSeq  map[string]uint64    // by order: the newest event received
+	seen     map[uint64]bool      // event IDs received
+	sentAt   map[string]time.Time // "order/status": when the change was asked for
+	lat      []time.Duration
+	first    time.Time // the first change asked for
+	lastGot  time.Time
+	got      int64 // distinct events received
+	dups     int64
+	disorder int64
+	badSig   int64
+	dead     atomic.Int64 // requests the dead endpoint would have had (never: it refuses)
+}
+
+func (r *hookRun) serve(w http.ResponseWriter, req *http.Request) {
+	uid, err := strconv.ParseUint(strings.TrimPrefix(req.URL.Path, "/hook/"), 10, 64)
+	body, rerr := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	if err != nil || rerr != nil {
+		http.Error(w, "bad path", http.StatusNotFound)
+		return
+	}
+	now := time.Now()
+	ok := verifyHook(r.secrets[uid], req.Header.Get("Smmapi-Signature"), body)
+	var ev struct {
+		ID   uint64 `json:"id"`
+		Type string `json:"type"`
+		Data struct {
+			Order  json.RawMessage `json:"order"`
+			Status struct {
+				Status string `json:"status"`
+			} `json:"status"`
+		} `json:"data"`
+	}
+	jerr := json.Unmarshal(body, &ev)
+	order := strings.Trim(string(ev.Data.Order), `"`)
+	r.mu.Lock()
+	switch {
+	case !ok || jerr != nil || strconv.FormatUint(ev.ID, 10) != req.Header.Get("Smmapi-Event-Id"):
+		r.badSig++
+	case r.seen[ev.ID]:
+		r.dups++
+	default:
+		r.seen[ev.ID] = true
+		r.got++
+		r.lastGot = now
+		if ev.ID < r.lastSeq[order] {
+			r.disorder++
+		}
+		r.lastSeq[order] = max(r.lastSeq[order], ev.ID)
+		if t, ok := r.sentAt[order+"/"+ev.Data.Status.Status]; ok {
+			r.lat = append(r.lat, now.Sub(t))
+		}
+	}
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// verifyHook checks a Smmapi-Signature header the way a receiver would:
+// HMAC-SHA256 of "<t>.<body>" keyed by the secret string, any v1 matching.
+func verifyHook(secret []byte, header string, body []byte) bool {
+	var t string
+	var sigs []string
+	for _, kv := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "t":
+			t = v
+		case "v1":
+			sigs = append(sigs, v)
+		}
+	}
+	if t == "" || len(secret) == 0 {
+		return false
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(t + "."))
+	m.Write(body)
+	want := hex.EncodeToString(m.Sum(nil))
+	return slices.ContainsFunc(sigs, func(s string) bool { return hmac.Equal([]byte(s), []byte(want)) })
+}
+
+// adminDo calls the internal API with any method.
+func (h *harness) adminDo(ctx context.Context, c *http.Client, method, path string, in, out any, want int) error {
+	b, _ := json.Marshal(in)
+	req, err := http.NewRequestWithContext(ctx, method, h.internal+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %d, want %d: %.300s", method, path, resp.StatusCode, want, body)
+	}
+	if out != nil {
+		return json.Unmarshal(body, out)
+	}
+	return nil
+}
+
+// hookOrder is an order the scenario changes.
+type hookOrder struct {
+	id   string
+	user uint64
+}
+
+// hookResult is what the scenario reports.
+type hookResult struct {
+	endpoints, changes, got, dups, disorder, badSig, lost int64
+	changeRate, deliveryRate                            float64
+	p50, p99, max                                       time.Duration
+	backlog                                             int64 // pending deliveries of the dead endpoint at the end
+	drained                                             time.Duration
+	without, with                                       row
+}
+
+// webhooksScenario measures deliveries and status beside them.
+func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
+	o := h.o
+	n, perAcct := o.hookAccounts, max(o.hookChanges/(2*o.hookAccounts), 1)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
+	defer client.CloseIdleConnections()
+
+	step("webhooks: provisioning %d accounts with %d orders each", n, perAcct)
+	ids, keys := make([]uint64, n), make([]string, n)
+	err := parallel(n, 8, func(i int) error {
+		var err error
+		ids[i], keys[i], err = h.account(ctx, fmt.Sprintf("hook-%d", i), accountBalance, true)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	orders := make([]hookOrder, n*perAcct)
+	err = parallel(len(orders), 32, func(i int) error {
+		acct := i % n
+		form := fmt.Sprintf("key=%s&action=add&service=%d&link=https%%3A%%2F%%2Finstagram.com%%2Fp%%2Fhook%d&quantity=%d",
+			keys[acct], h.addSvc, i, addQuantity)
+		resp, err := client.Post("http://"+h.public+"/api/v2", "application/x-www-form-urlencoded", strings.NewReader(form))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Order json.RawMessage `json:"order"`
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if err := json.Unmarshal(b, &out); err != nil || len(out.Order) == 0 {
+			return fmt.Errorf("add: %.200s", b)
+		}
+		orders[i] = hookOrder{id: strings.Trim(string(out.Order), `"`), user: ids[acct]}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	r := &hookRun{h: h, secrets: map[uint64][]byte{}, lastSeq: map[string]uint64{}, seen: map[uint64]bool{},
+		sentAt: map[string]time.Time{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String() + "/hook/"
+
+	step("webhooks: registering %d endpoints on %s", n, ln.Addr())
+	var smu sync.Mutex
+	err = parallel(n, 8, func(i int) error {
+		var out struct{ Secret string }
+		err := h.adminDo(ctx, client, http.MethodPut, fmt.Sprintf("/users/%d/webhook", ids[i]),
+			map[string]any{"url": base + strconv.FormatUint(ids[i], 10), "events": []string{"order.updated"}}, &out, http.StatusCreated)
+		smu.Lock()
+		r.secrets[ids[i]] = []byte(out.Secret)
+		smu.Unlock()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if o.hookBacklog > 0 {
+		if err := h.deadBacklog(ctx, client); err != nil {
+			return err
+		}
+	}
+
+	b := &bodies{h: h}
+	status := h.statusScenarios(b, "PK select", "/pk", 0.60)[0]
+	var res hookResult
+	res.endpoints = int64(n)
+	// Both status measurements last as long as the changes take (each
+	// pair is its two warm-ups and two halves).
+	saved := h.o.duration
+	defer func() { h.o.duration = saved }()
+	h.o.duration = max(time.Duration(2*len(orders))*time.Second/time.Duration(max(o.hookRate, 1))/2-h.o.warmup, 2*time.Second)
+	step("webhooks: status without changes")
+	if res.without, err = h.pair(ctx, "status (1 ID), no webhook traffic", status.smm, status.ceilName, status.ceil, 0.60); err != nil {
+		return err
+	}
+
+	// The changes: each order to In progress, then Completed, paced at
+	// hookRate over 32 connections, while status is measured beside them.
+	type change struct {
+		ord    hookOrder
+		status string
+	}
+	changes := make(chan change)
+	type genEnd struct {
+		err error
+		at  time.Time
+	}
+	gen := make(chan genEnd, 1)
+	var made atomic.Int64
+	go func() {
+		defer close(changes)
+		tick := time.NewTicker(time.Second / time.Duration(max(o.hookRate, 1)))
+		defer tick.Stop()
+		for step := range 2 {
+			for _, ord := range orders {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				changes <- change{ord, [2]string{"In progress", "Completed"}[step]}
+			}
+		}
+	}()
+	go func() {
+		var wg sync.WaitGroup
+		var first error
+		var fmu sync.Mutex
+		for range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for c := range changes {
+					patch := map[string]any{"status": c.status}
+					if c.status == "In progress" {
+						patch["start_count"] = "100"
+					}
+					now := time.Now()
+					r.mu.Lock()
+					if r.first.IsZero() {
+						r.first = now
+					}
+					r.sentAt[c.ord.id+"/"+c.status] = now
+					r.mu.Unlock()
+					if err := h.adminDo(ctx, client, http.MethodPatch, "/orders/"+c.ord.id, patch, nil, http.StatusOK); err != nil {
+						fmu.Lock()
+						first = cmp(first, err)
+						fmu.Unlock()
+						continue
+					}
+					made.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		gen <- genEnd{first, time.Now()}
+	}()
+	step("webhooks: %d changes at %d/s, status measured beside them", 2*len(orders), o.hookRate)
+	var profiled func() (string, error)
+	if o.profile != "" {
+		profiled = h.startProfile(ctx, "webhooks", max(2*len(orders)/o.hookRate, 1))
+	}
+	if res.with, err = h.pair(ctx, "status (1 ID), webhooks flowing", status.smm, status.ceilName, status.ceil, 0.60); err != nil {
+		return err
+	}
+	end := <-gen
+	if end.err != nil {
+		return fmt.Errorf("webhooks: change: %w", end.err)
+	}
+	changed := end.at
+	if profiled != nil {
+		file, err := profiled()
+		if err != nil {
+			return err
+		}
+		step("  profiled the changes and their deliveries → %s", file)
+	}
+	res.changes = made.Load()
+	r.mu.Lock()
+	res.changeRate = float64(res.changes) / changed.Sub(r.first).Seconds()
+	r.mu.Unlock()
+
+	// Wait for every delivery, or for 60 s without progress.
+	want := res.changes
+	last, lastAt := int64(-1), time.Now()
+	for {
+		r.mu.Lock()
+		got := r.got
+		r.mu.Unlock()
+		if got >= want || time.Since(lastAt) > 60*time.Second || ctx.Err() != nil {
+			break
+		}
+		if got != last {
+			last, lastAt = got, time.Now()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Late duplicates, if any, arrive within a moment.
+	time.Sleep(time.Second)
+	r.mu.Lock()
+	res.got, res.dups, res.disorder, res.badSig = r.got, r.dups, r.disorder, r.badSig
+	res.lost = want - r.got
+	res.deliveryRate = float64(r.got) / r.lastGot.Sub(r.first).Seconds()
+	res.drained = r.lastGot.Sub(changed)
+	slices.Sort(r.lat)
+	if k := len(r.lat); k > 0 {
+		res.p50, res.p99, res.max = r.lat[k/2], r.lat[min(k*99/100, k-1)], r.lat[k-1]
+	}
+	r.mu.Unlock()
+	if o.hookBacklog > 0 {
+		if err := h.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+			JOIN users u ON u.id = e.user_id WHERE u.username = 'hook-dead' AND d.status IN ('pending', 'failed')`).Scan(&res.backlog); err != nil {
+			return err
+		}
+	}
+	rep.hooks = &res
+	return nil
+}
+
+func cmp(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+func (r hookResult) ok() bool { return r.lost == 0 && r.disorder == 0 && r.badSig == 0 }
+
+// deadBacklog gives one more account an endpoint nobody listens on and
+// hookBacklog events for it, inserted directly (unnumbered, as committed
+// changes are before the sequencer numbers them): smmapi numbers them,
+// fans them out and keeps failing to deliver them while the live
+// endpoints are measured.
+func (h *harness) deadBacklog(ctx context.Context, client *http.Client) error {
+	uid, _, err := h.account(ctx, "hook-dead", accountBalance, false)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	ln.Close() // connections are refused from now on
+	if err := h.adminDo(ctx, client, http.MethodPut, fmt.Sprintf("/users/%d/webhook", uid),
+		map[string]any{"url": "http://" + addr + "/dead"}, nil, http.StatusCreated); err != nil {
+		return err
+	}
+	step("webhooks: %d events for a dead endpoint (%s)", h.o.hookBacklog, addr)
+	layout := "2006-01-02 15:04:05.000"
+	if h.driver == "sqlite" {
+		layout = "2006-01-02 15:04:05.999999999-07:00"
+	}
+	created := "'" + time.Now().UTC().Format(layout) + "'"
+	const chunk = 2000
+	var sb strings.Builder
+	for from := 0; from < h.o.hookBacklog; from += chunk {
+		sb.Reset()
+		sb.WriteString("INSERT INTO events (type, user_id, order_ref, data, created_at) VALUES ")
+		for i := from; i < min(from+chunk, h.o.hookBacklog); i++ {
+			if i > from {
+				sb.WriteByte(',')
+			}
+			fmt.Fprintf(&sb, `('order.updated',%d,'D%d','{"order":"D%d","previous_status":"Pending","status":{"charge":"0.1235","start_count":"0","status":"In progress","remains":"100","currency":"CNY"}}',%s)`,
+				uid, i, i, created)
+		}
+		if _, err := h.db.ExecContext(ctx, sb.String()); err != nil {
+			return fmt.Errorf("dead backlog: %w", err)
+		}
+	}
+	return nil
+}
+
+// hookLines is the webhooks part of the report.
+func (r *hookResult) lines() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n### webhooks\n\n")
+	t := table{head: []string{"", "figure", "target", "met?"}}
+	t.add("endpoints (live)", fmt.Sprint(r.endpoints), "", "")
+	t.add("order changes made (admin API)", fmt.Sprintf("%d at %.0f/s", r.changes, r.changeRate), "", "")
+	t.add("deliveries received (distinct)", fmt.Sprint(r.got), fmt.Sprint(r.changes), yesNo(r.got == r.changes))
+	t.add("deliveries/s (first change → last receipt)", fmt.Sprintf("%.0f", r.deliveryRate), "≥ 1000", yesNo(r.deliveryRate >= 1000))
+	t.add("change → receiver's 2xx, p50 / p99 / max", fmt.Sprintf("%s / %s / %s", ms(r.p50), ms(r.p99), ms(r.max)), "p99 < 2 s", yesNo(r.p99 < 2*time.Second && r.p99 > 0))
+	t.add("lost / duplicated / out of order per order / bad signature", fmt.Sprintf("%d / %d / %d / %d", r.lost, r.dups, r.disorder, r.badSig), "0 / – / 0 / 0", yesNo(r.ok()))
+	t.add("last receipt after the last change", ms(r.drained), "", "")
+	ratio0, ratio1 := r.without.ratio(), r.with.ratio()
+	t.add("status (1 ID) ratio: no webhook traffic → webhooks flowing", fmt.Sprintf("%.2f → %.2f (%.0f%%)", ratio0, ratio1, 100*(ratio1/ratio0-1)),
+		"within 10 %", yesNo(ratio1 >= 0.9*ratio0))
+	if r.backlog > 0 {
+		t.add("dead endpoint's open deliveries at the end", fmt.Sprint(r.backlog), "", "")
+	}
+	b.WriteString(t.String())
+	return b.String()
+}
