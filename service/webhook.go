@@ -49,10 +49,12 @@ type WebhookStore interface {
 	ClaimDeliveries(ctx context.Context, want map[uint64]int, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error)
 	// DeliveryWork reads the events and endpoints of claimed deliveries.
 	DeliveryWork(ctx context.Context, ds []model.WebhookDelivery) (map[uint64]model.Event, map[uint64]model.WebhookEndpoint, error)
-	// FinishDelivery records an attempt (under the claim token) and the
-	// endpoint's consecutive failures; disabled is true when this attempt
-	// disabled the endpoint.
-	FinishDelivery(ctx context.Context, d model.WebhookDelivery, maxFailures int64, reason string) (disabled bool, err error)
+	// FinishDeliveries records attempts (each under its claim token) and
+	// the endpoints' consecutive failures, in the order given, in one
+	// transaction; it returns the endpoints that reached maxFailures and
+	// were disabled, with reason(their last failed delivery).
+	FinishDeliveries(ctx context.Context, ds []model.WebhookDelivery, maxFailures int64,
+		reason func(model.WebhookDelivery) string) (disabled []uint64, err error)
 	// ExpireDeliveries marks up to limit open deliveries of disabled
 	// endpoints past their expiry dead (those of enabled ones die at their
 	// next failed attempt).

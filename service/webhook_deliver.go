@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +64,12 @@ type Deliverer struct {
 	inFlight map[uint64]int // per endpoint
 	total    int
 	wg       sync.WaitGroup
+
+	// Outcomes wait here to be recorded together: the send that finds no
+	// record under way writes the batch, and the next, until none waits.
+	rmu       sync.Mutex
+	toRecord  []model.WebhookDelivery
+	recording bool
 }
 
 // NewDeliverer returns a Deliverer.
@@ -133,7 +140,6 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			defer d.untake([]model.WebhookDelivery{del})
 			d.send(sctx, del, events[del.EventRow], endpoints[del.EndpointID])
 		}()
 	}
@@ -199,6 +205,7 @@ func (d *Deliverer) send(ctx context.Context, del model.WebhookDelivery, ev mode
 	var took time.Duration
 	switch {
 	case ep.ID == 0: // deleted meanwhile, with its deliveries
+		d.untake([]model.WebhookDelivery{del})
 		return
 	case ev.ID == 0:
 		ans.Err = fmt.Errorf("the event is no longer kept")
@@ -234,22 +241,63 @@ func (d *Deliverer) send(ctx context.Context, del model.WebhookDelivery, ev mode
 			d.rec.HookAttempt(model.DeliveryDead)
 		}
 	}
-	reason := fmt.Sprintf("%d consecutive failed deliveries (last: %s)", d.cfg.MaxFailures, firstRunes(del.LastError, 200))
-	// A record that fails leaves the claim to lapse into a second send: try
-	// a few times first.
-	var disabled bool
+	d.record(ctx, del)
+}
+
+// recordBatch bounds the outcomes one transaction records.
+const recordBatch = 256
+
+// record queues an outcome; the first send to find no record under way
+// records every queued outcome, batch after batch, so that under load one
+// transaction records many (a commit per delivery held throughput to a
+// few hundred a second) and, idle, one waits for nothing. A delivery's slot
+// is freed once its outcome is recorded.
+func (d *Deliverer) record(ctx context.Context, del model.WebhookDelivery) {
+	d.rmu.Lock()
+	d.toRecord = append(d.toRecord, del)
+	if d.recording {
+		d.rmu.Unlock()
+		return
+	}
+	d.recording = true
+	for len(d.toRecord) > 0 {
+		n := min(len(d.toRecord), recordBatch)
+		batch := d.toRecord[:n:n]
+		d.toRecord = d.toRecord[n:]
+		d.rmu.Unlock()
+		d.finish(ctx, batch)
+		d.rmu.Lock()
+	}
+	d.toRecord, d.recording = nil, false
+	d.rmu.Unlock()
+}
+
+// finish records a batch of outcomes and frees their slots. A record that
+// fails leaves the claims to lapse into second sends: it is tried a few
+// times first.
+func (d *Deliverer) finish(ctx context.Context, batch []model.WebhookDelivery) {
+	defer d.untake(batch)
+	reason := func(last model.WebhookDelivery) string {
+		return fmt.Sprintf("%d consecutive failed deliveries (last: %s)", d.cfg.MaxFailures, firstRunes(last.LastError, 200))
+	}
+	var disabled []uint64
 	var err error
 	for try := range 3 {
-		if disabled, err = d.store.FinishDelivery(ctx, del, d.cfg.MaxFailures, reason); err == nil {
+		if disabled, err = d.store.FinishDeliveries(ctx, batch, d.cfg.MaxFailures, reason); err == nil {
 			break
 		}
 		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
 	}
 	if err != nil {
-		d.log.Warn("record webhook delivery", "delivery", del.ID, "err", err)
+		d.log.Warn("record webhook deliveries", "deliveries", len(batch), "err", err)
 	}
-	if disabled {
-		d.log.Warn("webhook endpoint disabled", "user_id", ep.UserID, "reason", reason)
+	for _, ep := range disabled {
+		for _, del := range slices.Backward(batch) {
+			if del.EndpointID == ep && del.Status != model.DeliverySucceeded {
+				d.log.Warn("webhook endpoint disabled", "user_id", del.UserID, "reason", reason(del))
+				break
+			}
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -214,7 +215,9 @@ func (db *DB) DueEndpoints(ctx context.Context, now time.Time, skip []uint64) ([
 // deliveries only): a large backlog of one endpoint is never read whole.
 // Only the oldest open delivery of an order is a candidate: an older one
 // leaves the open statuses for good (sent or dead), so that can only turn
-// true while a delivery waits, and the per-row claim needs no second look.
+// true while a delivery waits, and the claim needs no second look. The
+// claim itself is one UPDATE of the candidates still free, by primary key;
+// what it took is read back by its token.
 func (db *DB) ClaimDeliveries(ctx context.Context, want map[uint64]int, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error) {
 	var sb strings.Builder
 	args := make([]any, 0, 4*len(want))
@@ -231,11 +234,19 @@ func (db *DB) ClaimDeliveries(ctx context.Context, want map[uint64]int, now time
 	if len(args) == 0 {
 		return nil, nil
 	}
+	g := db.g.WithContext(ctx)
 	var ids []uint64
-	if err := db.g.WithContext(ctx).Raw(sb.String(), args...).Scan(&ids).Error; err != nil {
+	if err := g.Raw(sb.String(), args...).Scan(&ids).Error; err != nil || len(ids) == 0 {
 		return nil, dbErr(err, "delivery")
 	}
-	ds, err := claimIDs[model.WebhookDelivery](ctx, db, lease{cond: "status IN ?", args: []any{openDeliveries}}, ids, now, token, until)
+	slices.Sort(ids)
+	res := g.Model(&model.WebhookDelivery{}).Where("id IN ? AND status IN ?"+freeClaim, ids, openDeliveries, now).
+		Updates(map[string]any{"claim_token": token, "claim_until": until})
+	if res.Error != nil || res.RowsAffected == 0 {
+		return nil, dbErr(res.Error, "delivery")
+	}
+	var ds []model.WebhookDelivery
+	err := g.Where("id IN ? AND claim_token = ?", ids, token).Order("next_at").Find(&ds).Error
 	return ds, dbErr(err, "delivery")
 }
 
@@ -265,34 +276,164 @@ func (db *DB) DeliveryWork(ctx context.Context, ds []model.WebhookDelivery) (map
 	return events, endpoints, nil
 }
 
-// FinishDelivery records an attempt under the claim it was made with, and
-// counts the endpoint's consecutive failures: a success resets them, the
-// maxFailures-th disables the endpoint with reason.
-func (db *DB) FinishDelivery(ctx context.Context, d model.WebhookDelivery, maxFailures int64, reason string) (bool, error) {
-	var disabled bool
+// FinishDeliveries records attempts in one transaction, each only under
+// the claim it was made with (a lapsed claim's new owner records instead),
+// and counts each endpoint's consecutive failures in the order of ds: a
+// success resets them, reaching maxFailures disables the endpoint with
+// reason(its last failed delivery). It returns the endpoints it disabled.
+func (db *DB) FinishDeliveries(ctx context.Context, ds []model.WebhookDelivery, maxFailures int64,
+	reason func(model.WebhookDelivery) string) ([]uint64, error) {
+	ids := make([]uint64, 0, len(ds))
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	slices.Sort(ids)
+	var disabled []uint64
 	err := db.transact(ctx, func(tx *gorm.DB) error {
-		disabled = false
-		res := tx.Model(&model.WebhookDelivery{}).Where("id = ? AND claim_token = ?", d.ID, d.ClaimToken).
-			Updates(map[string]any{"status": d.Status, "attempts": gorm.Expr("attempts + 1"), "next_at": d.NextAt,
-				"last_status_code": d.LastStatusCode, "last_error": d.LastError, "last_response": d.LastResponse,
-				"latency_ms": d.LatencyMS, "delivered_at": d.DeliveredAt, "claim_token": "", "claim_until": nil,
-				"updated_at": db.now()})
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error // the claim lapsed: its new owner records
-		}
-		ep := tx.Model(&model.WebhookEndpoint{})
-		if d.Status == model.DeliverySucceeded {
-			return ep.Where("id = ? AND failures <> 0", d.EndpointID).Update("failures", 0).Error
-		}
-		if err := ep.Where("id = ?", d.EndpointID).Update("failures", gorm.Expr("failures + 1")).Error; err != nil {
+		disabled = disabled[:0]
+		var held []model.WebhookDelivery
+		if err := db.forUpdate(tx).Select("id", "claim_token").Where("id IN ?", ids).Order("id").Find(&held).Error; err != nil {
 			return err
 		}
-		res = tx.Model(&model.WebhookEndpoint{}).Where("id = ? AND enabled = ? AND failures >= ?", d.EndpointID, true, maxFailures).
-			Updates(map[string]any{"enabled": false, "disabled_reason": reason, "updated_at": db.now()})
-		disabled = res.RowsAffected == 1
-		return res.Error
+		token := make(map[uint64]string, len(held))
+		for _, h := range held {
+			token[h.ID] = h.ClaimToken
+		}
+		mine := make([]model.WebhookDelivery, 0, len(ds))
+		for _, d := range ds {
+			if t, ok := token[d.ID]; ok && t == d.ClaimToken && t != "" {
+				mine = append(mine, d)
+			}
+		}
+		if len(mine) == 0 {
+			return nil
+		}
+		if err := finishRows(tx, mine, db.now()); err != nil {
+			return err
+		}
+		return countFailures(tx, mine, maxFailures, reason, db.now(), &disabled)
 	})
 	return disabled, dbErr(err, "delivery")
+}
+
+// finishRows writes each delivery's outcome in one UPDATE, a CASE per
+// column.
+func finishRows(tx *gorm.DB, ds []model.WebhookDelivery, now time.Time) error {
+	cols := []struct {
+		name string
+		val  func(model.WebhookDelivery) any
+	}{
+		{"status", func(d model.WebhookDelivery) any { return d.Status }},
+		{"next_at", func(d model.WebhookDelivery) any { return d.NextAt }},
+		{"last_status_code", func(d model.WebhookDelivery) any { return d.LastStatusCode }},
+		{"last_error", func(d model.WebhookDelivery) any { return d.LastError }},
+		{"last_response", func(d model.WebhookDelivery) any { return d.LastResponse }},
+		{"latency_ms", func(d model.WebhookDelivery) any { return d.LatencyMS }},
+		{"delivered_at", func(d model.WebhookDelivery) any { return d.DeliveredAt }},
+	}
+	var sb strings.Builder
+	args := make([]any, 0, len(cols)*2*len(ds)+2)
+	sb.WriteString("UPDATE webhook_deliveries SET attempts = attempts + 1, claim_token = '', claim_until = NULL, updated_at = ?")
+	args = append(args, now)
+	for _, c := range cols {
+		sb.WriteString(", " + c.name + " = CASE id")
+		for _, d := range ds {
+			sb.WriteString(" WHEN ? THEN ?")
+			args = append(args, d.ID, c.val(d))
+		}
+		sb.WriteString(" END")
+	}
+	ids := make([]uint64, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	sb.WriteString(" WHERE id IN ?")
+	return tx.Exec(sb.String(), append(args, ids)...).Error
+}
+
+// countFailures moves the endpoints' consecutive failure counts by the
+// outcomes of ds (in their order) and disables those that reach max.
+func countFailures(tx *gorm.DB, ds []model.WebhookDelivery, max int64, reason func(model.WebhookDelivery) string,
+	now time.Time, disabled *[]uint64) error {
+	type tally struct {
+		reset bool  // a success: the count restarts
+		n     int64 // failures after the last success (or all of them)
+		last  model.WebhookDelivery
+	}
+	by := map[uint64]*tally{}
+	var order []uint64
+	for _, d := range ds {
+		t := by[d.EndpointID]
+		if t == nil {
+			t = &tally{}
+			by[d.EndpointID] = t
+			order = append(order, d.EndpointID)
+		}
+		if d.Status == model.DeliverySucceeded {
+			t.reset, t.n = true, 0
+		} else {
+			t.n++
+			t.last = d
+		}
+	}
+	slices.Sort(order)
+	var zero, set, add, failed []uint64
+	var setCase, addCase strings.Builder
+	var setArgs, addArgs []any
+	for _, ep := range order {
+		t := by[ep]
+		switch {
+		case t.reset && t.n == 0:
+			zero = append(zero, ep)
+		case t.reset:
+			set = append(set, ep)
+			setCase.WriteString(" WHEN ? THEN ?")
+			setArgs = append(setArgs, ep, t.n)
+		default:
+			add = append(add, ep)
+			addCase.WriteString(" WHEN ? THEN ?")
+			addArgs = append(addArgs, ep, t.n)
+		}
+		if t.n > 0 {
+			failed = append(failed, ep)
+		}
+	}
+	if len(zero) > 0 {
+		if err := tx.Model(&model.WebhookEndpoint{}).Where("id IN ? AND failures <> 0", zero).Update("failures", 0).Error; err != nil {
+			return err
+		}
+	}
+	if len(set) > 0 {
+		if err := tx.Exec("UPDATE webhook_endpoints SET failures = CASE id"+setCase.String()+" END WHERE id IN ?",
+			append(setArgs, set)...).Error; err != nil {
+			return err
+		}
+	}
+	if len(add) > 0 {
+		if err := tx.Exec("UPDATE webhook_endpoints SET failures = failures + CASE id"+addCase.String()+" END WHERE id IN ?",
+			append(addArgs, add)...).Error; err != nil {
+			return err
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	var over []uint64
+	if err := tx.Model(&model.WebhookEndpoint{}).Where("id IN ? AND enabled = ? AND failures >= ?", failed, true, max).
+		Pluck("id", &over).Error; err != nil {
+		return err
+	}
+	for _, ep := range over {
+		res := tx.Model(&model.WebhookEndpoint{}).Where("id = ? AND enabled = ?", ep, true).
+			Updates(map[string]any{"enabled": false, "disabled_reason": reason(by[ep].last), "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 1 {
+			*disabled = append(*disabled, ep)
+		}
+	}
+	return nil
 }
 
 // ExpireDeliveries marks open, unclaimed deliveries of disabled endpoints
