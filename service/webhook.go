@@ -39,8 +39,9 @@ type WebhookStore interface {
 
 	// FanOutEvents turns up to batch numbered events after the fan-out
 	// cursor into deliveries, one per matching enabled endpoint, and moves
-	// the cursor, in one transaction (one fan-out at a time).
-	FanOutEvents(ctx context.Context, now time.Time, maxAge time.Duration, batch int) (int, error)
+	// the cursor, in one transaction (one fan-out at a time); it returns
+	// how many events it read and the deliveries it leased by hot.
+	FanOutEvents(ctx context.Context, now time.Time, maxAge time.Duration, batch int, hot HotClaim) (int, []model.WebhookDelivery, error)
 	// DueEndpoints returns the enabled endpoints not in skip that have due,
 	// unclaimed deliveries.
 	DueEndpoints(ctx context.Context, now time.Time, skip []uint64) ([]uint64, error)
@@ -51,10 +52,11 @@ type WebhookStore interface {
 	DeliveryWork(ctx context.Context, ds []model.WebhookDelivery) (map[uint64]model.Event, map[uint64]model.WebhookEndpoint, error)
 	// FinishDeliveries records attempts (each under its claim token) and
 	// the endpoints' consecutive failures, in the order given, in one
-	// transaction; it returns the endpoints that reached maxFailures and
-	// were disabled, with reason(their last failed delivery).
+	// transaction, and leases by next the due deliveries it allows; it
+	// returns the endpoints that reached maxFailures and were disabled,
+	// with reason(their last failed delivery), and the leased deliveries.
 	FinishDeliveries(ctx context.Context, ds []model.WebhookDelivery, maxFailures int64,
-		reason func(model.WebhookDelivery) string) (disabled []uint64, err error)
+		reason func(model.WebhookDelivery) string, next HotClaim) (disabled []uint64, leased []model.WebhookDelivery, err error)
 	// ExpireDeliveries marks up to limit open deliveries of disabled
 	// endpoints past their expiry dead (those of enabled ones die at their
 	// next failed attempt).

@@ -64,6 +64,7 @@ type Deliverer struct {
 	inFlight map[uint64]int // per endpoint
 	total    int
 	wg       sync.WaitGroup
+	polled   time.Time // the last poll (only Round reads and writes it)
 
 	// Outcomes wait here to be recorded together: the send that finds no
 	// record under way writes the batch, and the next, until none waits.
@@ -82,23 +83,68 @@ func NewDeliverer(store WebhookStore, events EventStore, sealer Sealer, sender H
 // fanOutBatch bounds the events one fan-out transaction reads.
 const fanOutBatch = 1000
 
+// HotClaim lets a store call lease, in the same transaction, deliveries it
+// makes due: at most Room(endpoint) of each endpoint and Total in all,
+// each the oldest open one of its order.
+type HotClaim struct {
+	Token string
+	Until time.Time
+	Room  func(endpoint uint64) int
+	Total int
+}
+
+// lease returns a new claim's token and expiry: the lease covers a send
+// bounded by the timeout, with room to record it.
+func (d *Deliverer) lease(now time.Time) (string, time.Time) {
+	return claimToken(), now.Add(2*d.cfg.Timeout + 30*time.Second)
+}
+
 // Round fans out new events and starts the sends now due; it returns how
-// many it started.
+// many it started. Three paths start sends, fastest first:
+//   - fan-out leases the deliveries it creates while their endpoints have
+//     free slots (a new event is sent within the round that numbers it);
+//   - recording a success leases that endpoint's next due deliveries (the
+//     next event of the same order among them);
+//   - the poll below, at most every pollEvery, finds what the two others
+//     left: retries, lapsed claims of a stopped instance, overflow.
 func (d *Deliverer) Round(ctx context.Context) (int, error) {
 	if _, err := d.events.SequenceEvents(ctx); err != nil {
 		return 0, fmt.Errorf("number events: %w", err)
 	}
+	started := 0
 	for {
-		n, err := d.store.FanOutEvents(ctx, d.now(), d.cfg.MaxAge, fanOutBatch)
+		free, _ := d.slots()
+		token, until := d.lease(d.now())
+		n, hot, err := d.store.FanOutEvents(ctx, d.now(), d.cfg.MaxAge, fanOutBatch,
+			HotClaim{Token: token, Until: until, Room: d.roomFor, Total: max(free, 0)})
 		if err != nil {
-			return 0, fmt.Errorf("fan out events: %w", err)
+			return started, fmt.Errorf("fan out events: %w", err)
 		}
+		if err := d.start(ctx, hot); err != nil {
+			return started, err
+		}
+		started += len(hot)
 		if n < fanOutBatch {
 			break
 		}
 	}
+	if time.Since(d.polled) < pollEvery {
+		return started, nil
+	}
+	d.polled = time.Now()
+	n, err := d.poll(ctx)
+	return started + n, err
+}
+
+// pollEvery spaces the polls: each asks every enabled endpoint whether it
+// has due work, which costs more than the sends it usually finds.
+const pollEvery = 250 * time.Millisecond
+
+// poll leases due deliveries that no faster path took, within the free
+// slots, and starts them.
+func (d *Deliverer) poll(ctx context.Context) (int, error) {
 	free, skip := d.slots()
-	if free == 0 {
+	if free <= 0 {
 		return 0, nil
 	}
 	now := d.now()
@@ -109,9 +155,7 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 	// Endpoints take turns in a random order, each up to its own bound, so
 	// one endpoint's backlog never fills the slots of the others.
 	mrand.Shuffle(len(eps), func(i, j int) { eps[i], eps[j] = eps[j], eps[i] })
-	token := claimToken()
-	// The lease covers a send bounded by the timeout, with room to record it.
-	until := now.Add(2*d.cfg.Timeout + 30*time.Second)
+	token, until := d.lease(now)
 	// An even share each when many endpoints wait, so more of them move.
 	share := max(free/len(eps), 1)
 	want := map[uint64]int{}
@@ -124,14 +168,23 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 		}
 	}
 	keep, err := d.store.ClaimDeliveries(ctx, want, now, token, until)
-	if err != nil || len(keep) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	return len(keep), d.start(ctx, keep)
+}
+
+// start takes slots for leased deliveries, reads what they need and sends
+// each in its own goroutine.
+func (d *Deliverer) start(ctx context.Context, keep []model.WebhookDelivery) error {
+	if len(keep) == 0 {
+		return nil
 	}
 	d.take(keep)
 	events, endpoints, err := d.store.DeliveryWork(ctx, keep)
 	if err != nil {
-		d.untake(keep)
-		return 0, fmt.Errorf("read webhook work: %w", err)
+		d.untake(keep) // the leases lapse: sent later
+		return fmt.Errorf("read webhook work: %w", err)
 	}
 	// A send under way when ctx ends runs to its end (bounded by
 	// webhooks.timeout): cut short, it would count as the receiver's failure.
@@ -143,7 +196,7 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 			d.send(sctx, del, events[del.EventRow], endpoints[del.EndpointID])
 		}()
 	}
-	return len(keep), nil
+	return nil
 }
 
 // slots returns the free overall slots and the endpoints at their bound.
@@ -158,6 +211,9 @@ func (d *Deliverer) slots() (int, []uint64) {
 	}
 	return d.cfg.Concurrency - d.total, skip
 }
+
+// roomFor is how many more deliveries of an endpoint may start.
+func (d *Deliverer) roomFor(ep uint64) int { return d.room(ep, d.cfg.PerEndpoint) }
 
 // room is how many more deliveries of an endpoint may start, at most n.
 func (d *Deliverer) room(ep uint64, n int) int {
@@ -272,18 +328,39 @@ func (d *Deliverer) record(ctx context.Context, del model.WebhookDelivery) {
 	d.rmu.Unlock()
 }
 
-// finish records a batch of outcomes and frees their slots. A record that
-// fails leaves the claims to lapse into second sends: it is tried a few
-// times first.
+// finish records a batch of outcomes and frees their slots; an endpoint
+// with a success leases its next due deliveries in the same transaction,
+// sent at once. A record that fails leaves the claims to lapse
+// into second sends: it is tried a few times first.
 func (d *Deliverer) finish(ctx context.Context, batch []model.WebhookDelivery) {
-	defer d.untake(batch)
 	reason := func(last model.WebhookDelivery) string {
 		return fmt.Sprintf("%d consecutive failed deliveries (last: %s)", d.cfg.MaxFailures, firstRunes(last.LastError, 200))
 	}
+	// An endpoint that took a delivery may take its next ones, up to its
+	// bound counting the slots this batch frees (a failing one waits for
+	// the poll: no tight loop against a dead receiver).
+	mine, ok := map[uint64]int{}, map[uint64]bool{}
+	for _, del := range batch {
+		mine[del.EndpointID]++
+		ok[del.EndpointID] = ok[del.EndpointID] || del.Status == model.DeliverySucceeded
+	}
+	more, total := map[uint64]int{}, 0
+	d.mu.Lock()
+	for ep := range ok {
+		if ok[ep] {
+			more[ep] = max(d.cfg.PerEndpoint-d.inFlight[ep]+mine[ep], 0)
+			total += more[ep]
+		}
+	}
+	total = min(total, d.cfg.Concurrency-d.total+len(batch))
+	d.mu.Unlock()
+	token, until := d.lease(d.now())
+	next := HotClaim{Token: token, Until: until, Room: func(ep uint64) int { return more[ep] }, Total: total}
 	var disabled []uint64
+	var chained []model.WebhookDelivery
 	var err error
 	for try := range 3 {
-		if disabled, err = d.store.FinishDeliveries(ctx, batch, d.cfg.MaxFailures, reason); err == nil {
+		if disabled, chained, err = d.store.FinishDeliveries(ctx, batch, d.cfg.MaxFailures, reason, next); err == nil {
 			break
 		}
 		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
@@ -291,6 +368,12 @@ func (d *Deliverer) finish(ctx context.Context, batch []model.WebhookDelivery) {
 	if err != nil {
 		d.log.Warn("record webhook deliveries", "deliveries", len(batch), "err", err)
 	}
+	// The chained sends take their slots before the batch frees its own, so
+	// no poll takes them meanwhile.
+	if err := d.start(ctx, chained); err != nil {
+		d.log.Warn("start webhook deliveries", "err", err)
+	}
+	d.untake(batch)
 	for _, ep := range disabled {
 		for _, del := range slices.Backward(batch) {
 			if del.EndpointID == ep && del.Status != model.DeliverySucceeded {

@@ -121,16 +121,19 @@ const deliveryInsertBatch = 500
 // deliveries. The cursor row's lock makes one fan-out run at a time across
 // instances, and the deliveries and the cursor's move commit together: each
 // event becomes one delivery per matching endpoint, exactly once. An
-// endpoint gets the events created since it was.
-func (db *DB) FanOutEvents(ctx context.Context, now time.Time, maxAge time.Duration, batch int) (int, error) {
+// endpoint gets the events created since it was. A delivery that is the
+// oldest open one of its order is leased by hot as it is written, within
+// hot's room: the caller sends it at once, without polling for it.
+func (db *DB) FanOutEvents(ctx context.Context, now time.Time, maxAge time.Duration, batch int, hot service.HotClaim) (int, []model.WebhookDelivery, error) {
 	due, err := db.anyRow(ctx, "SELECT e.id FROM events e, event_cursors c WHERE c.id = ? AND e.seq > c.last",
 		model.WebhookFanoutCursor)
 	if err != nil || !due {
-		return 0, dbErr(err, "event")
+		return 0, nil, dbErr(err, "event")
 	}
 	var n int
+	var rows []model.WebhookDelivery
 	err = db.transact(ctx, func(tx *gorm.DB) error {
-		n = 0
+		n, rows = 0, nil
 		var cur model.EventCursor
 		if err := db.forUpdate(tx).Take(&cur, "id = ?", model.WebhookFanoutCursor).Error; err != nil {
 			return err
@@ -157,7 +160,6 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, maxAge time.Durat
 		for _, ep := range eps {
 			byUser[ep.UserID] = ep
 		}
-		var rows []model.WebhookDelivery
 		for _, e := range es {
 			ep, ok := byUser[e.UserID]
 			if !ok || e.CreatedAt.Before(ep.CreatedAt) || !service.WebhookWants(ep.Events, e.Type) {
@@ -167,31 +169,118 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, maxAge time.Durat
 				Type: e.Type, OrderRef: e.Order, Status: model.DeliveryPending, NextAt: &now, ExpiresAt: e.CreatedAt.Add(maxAge),
 				EventAt: e.CreatedAt, CreatedAt: now, UpdatedAt: now})
 		}
-		for len(rows) > 0 {
-			k := min(len(rows), deliveryInsertBatch)
-			if err := insertDeliveries(tx, rows[:k]); err != nil {
+		if err := leaseNew(tx, rows, hot); err != nil {
+			return err
+		}
+		for k := 0; k < len(rows); k += deliveryInsertBatch {
+			if err := insertDeliveries(tx, rows[k:min(k+deliveryInsertBatch, len(rows))]); err != nil {
 				return err
 			}
-			rows = rows[k:]
 		}
 		return tx.Model(&model.EventCursor{}).Where("id = ?", model.WebhookFanoutCursor).Update("last", *es[len(es)-1].Seq).Error
 	})
-	return n, dbErr(err, "delivery")
+	if err != nil {
+		return 0, nil, dbErr(err, "delivery")
+	}
+	var evRows []uint64
+	for _, r := range rows {
+		if r.ClaimToken != "" {
+			evRows = append(evRows, r.EventRow)
+		}
+	}
+	if len(evRows) == 0 {
+		return n, nil, nil
+	}
+	// Read back for their IDs (the event_row index; one endpoint per
+	// account, so an event row names one delivery of this fan-out).
+	var leased []model.WebhookDelivery
+	for k := 0; k < len(evRows); k += deliveryInsertBatch {
+		var part []model.WebhookDelivery
+		if err := db.g.WithContext(ctx).Where("event_row IN ? AND claim_token = ?", evRows[k:min(k+deliveryInsertBatch, len(evRows))], hot.Token).
+			Order("id").Find(&part).Error; err != nil {
+			// Committed: the leases lapse and the poll sends them.
+			return n, nil, dbErr(err, "delivery")
+		}
+		leased = append(leased, part...)
+	}
+	return n, leased, nil
+}
+
+// leaseNew marks the new deliveries that hot may send at once: the first of
+// their order in rows, with no open delivery of the same order already
+// stored, within hot's room per endpoint and in all.
+func leaseNew(tx *gorm.DB, rows []model.WebhookDelivery, hot service.HotClaim) error {
+	if hot.Total <= 0 || len(rows) == 0 {
+		return nil
+	}
+	type chain struct {
+		ep    uint64
+		order string
+	}
+	first := map[chain]int{} // chain → its first row
+	used := map[uint64]int{}
+	total := 0
+	var cand []int
+	for i, r := range rows {
+		c := chain{r.EndpointID, r.OrderRef}
+		if _, ok := first[c]; ok {
+			continue
+		}
+		first[c] = i
+		if total < hot.Total && used[r.EndpointID] < hot.Room(r.EndpointID) {
+			used[r.EndpointID]++
+			total++
+			cand = append(cand, i)
+		}
+	}
+	if len(cand) == 0 {
+		return nil
+	}
+	// Chains with an open delivery stored: one look-up of the chain index
+	// by its leading columns, in bounded OR-lists.
+	open := map[chain]bool{}
+	for k := 0; k < len(cand); k += deliveryInsertBatch {
+		part := cand[k:min(k+deliveryInsertBatch, len(cand))]
+		var sb strings.Builder
+		args := make([]any, 0, 2*len(part))
+		for j, i := range part {
+			if j > 0 {
+				sb.WriteString(" OR ")
+			}
+			sb.WriteString("(endpoint_id = ? AND order_ref = ?)")
+			args = append(args, rows[i].EndpointID, rows[i].OrderRef)
+		}
+		var found []model.WebhookDelivery
+		if err := tx.Select("endpoint_id", "order_ref").Where("("+sb.String()+") AND next_at IS NOT NULL", args...).
+			Find(&found).Error; err != nil {
+			return err
+		}
+		for _, f := range found {
+			open[chain{f.EndpointID, f.OrderRef}] = true
+		}
+	}
+	until := hot.Until
+	for _, i := range cand {
+		if !open[chain{rows[i].EndpointID, rows[i].OrderRef}] {
+			rows[i].ClaimToken, rows[i].ClaimUntil = hot.Token, &until
+		}
+	}
+	return nil
 }
 
 // insertDeliveries writes deliveries in one plain multi-row INSERT.
 func insertDeliveries(tx *gorm.DB, ds []model.WebhookDelivery) error {
 	var sb strings.Builder
 	sb.WriteString(`INSERT INTO webhook_deliveries (endpoint_id, user_id, event_row, event_seq, type, order_ref, status,
-		next_at, expires_at, event_at, created_at, updated_at) VALUES `)
-	args := make([]any, 0, 12*len(ds))
+		next_at, expires_at, event_at, claim_token, claim_until, created_at, updated_at) VALUES `)
+	args := make([]any, 0, 14*len(ds))
 	for i, d := range ds {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 		args = append(args, d.EndpointID, d.UserID, d.EventRow, d.EventSeq, d.Type, d.OrderRef, d.Status,
-			d.NextAt, d.ExpiresAt, d.EventAt, d.CreatedAt, d.UpdatedAt)
+			d.NextAt, d.ExpiresAt, d.EventAt, d.ClaimToken, d.ClaimUntil, d.CreatedAt, d.UpdatedAt)
 	}
 	return tx.Exec(sb.String(), args...).Error
 }
@@ -210,6 +299,13 @@ func (db *DB) DueEndpoints(ctx context.Context, now time.Time, skip []uint64) ([
 }
 
 // ClaimDeliveries leases, for each endpoint of want, up to its count of due
+// deliveries (claimDue).
+func (db *DB) ClaimDeliveries(ctx context.Context, want map[uint64]int, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error) {
+	ds, err := claimDue(db.g.WithContext(ctx), want, now, token, until)
+	return ds, dbErr(err, "delivery")
+}
+
+// claimDue leases, for each endpoint of want, up to its count of due
 // deliveries. The candidates are read in one statement, one bounded range
 // of the (endpoint_id, next_at) index per endpoint (it holds open
 // deliveries only): a large backlog of one endpoint is never read whole.
@@ -218,10 +314,13 @@ func (db *DB) DueEndpoints(ctx context.Context, now time.Time, skip []uint64) ([
 // true while a delivery waits, and the claim needs no second look. The
 // claim itself is one UPDATE of the candidates still free, by primary key;
 // what it took is read back by its token.
-func (db *DB) ClaimDeliveries(ctx context.Context, want map[uint64]int, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error) {
+func claimDue(g *gorm.DB, want map[uint64]int, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error) {
 	var sb strings.Builder
 	args := make([]any, 0, 4*len(want))
 	for ep, n := range want {
+		if n <= 0 {
+			continue
+		}
 		if sb.Len() > 0 {
 			sb.WriteString(" UNION ALL ")
 		}
@@ -234,20 +333,19 @@ func (db *DB) ClaimDeliveries(ctx context.Context, want map[uint64]int, now time
 	if len(args) == 0 {
 		return nil, nil
 	}
-	g := db.g.WithContext(ctx)
 	var ids []uint64
 	if err := g.Raw(sb.String(), args...).Scan(&ids).Error; err != nil || len(ids) == 0 {
-		return nil, dbErr(err, "delivery")
+		return nil, err
 	}
 	slices.Sort(ids)
 	res := g.Model(&model.WebhookDelivery{}).Where("id IN ? AND status IN ?"+freeClaim, ids, openDeliveries, now).
 		Updates(map[string]any{"claim_token": token, "claim_until": until})
 	if res.Error != nil || res.RowsAffected == 0 {
-		return nil, dbErr(res.Error, "delivery")
+		return nil, res.Error
 	}
 	var ds []model.WebhookDelivery
 	err := g.Where("id IN ? AND claim_token = ?", ids, token).Order("next_at").Find(&ds).Error
-	return ds, dbErr(err, "delivery")
+	return ds, err
 }
 
 // DeliveryWork reads the events and endpoints claimed deliveries need.
@@ -282,15 +380,16 @@ func (db *DB) DeliveryWork(ctx context.Context, ds []model.WebhookDelivery) (map
 // success resets them, reaching maxFailures disables the endpoint with
 // reason(its last failed delivery). It returns the endpoints it disabled.
 func (db *DB) FinishDeliveries(ctx context.Context, ds []model.WebhookDelivery, maxFailures int64,
-	reason func(model.WebhookDelivery) string) ([]uint64, error) {
+	reason func(model.WebhookDelivery) string, next service.HotClaim) ([]uint64, []model.WebhookDelivery, error) {
 	ids := make([]uint64, 0, len(ds))
 	for _, d := range ds {
 		ids = append(ids, d.ID)
 	}
 	slices.Sort(ids)
 	var disabled []uint64
+	var leased []model.WebhookDelivery
 	err := db.transact(ctx, func(tx *gorm.DB) error {
-		disabled = disabled[:0]
+		disabled, leased = disabled[:0], nil
 		var held []model.WebhookDelivery
 		if err := db.forUpdate(tx).Select("id", "claim_token").Where("id IN ?", ids).Order("id").Find(&held).Error; err != nil {
 			return err
@@ -308,12 +407,52 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []model.WebhookDelivery, 
 		if len(mine) == 0 {
 			return nil
 		}
-		if err := finishRows(tx, mine, db.now()); err != nil {
+		now := db.now()
+		if err := finishRows(tx, mine, now); err != nil {
 			return err
 		}
-		return countFailures(tx, mine, maxFailures, reason, db.now(), &disabled)
+		if err := countFailures(tx, mine, maxFailures, reason, now, &disabled); err != nil {
+			return err
+		}
+		// The endpoints' next due deliveries, now that these left the
+		// chains (an endpoint disabled meanwhile gets none).
+		want, total := map[uint64]int{}, 0
+		for _, d := range mine {
+			if _, ok := want[d.EndpointID]; !ok && !slices.Contains(disabled, d.EndpointID) {
+				if n := min(next.Room(d.EndpointID), next.Total-total); n > 0 {
+					want[d.EndpointID] = n
+					total += n
+				}
+			}
+		}
+		if len(want) == 0 {
+			return nil
+		}
+		var on []uint64
+		if err := tx.Model(&model.WebhookEndpoint{}).Where("id IN ? AND enabled = ?", mapKeys(want), true).Pluck("id", &on).Error; err != nil {
+			return err
+		}
+		for ep := range want {
+			if !slices.Contains(on, ep) {
+				delete(want, ep)
+			}
+		}
+		var err error
+		leased, err = claimDue(tx, want, now, next.Token, next.Until)
+		return err
 	})
-	return disabled, dbErr(err, "delivery")
+	if err != nil {
+		return nil, nil, dbErr(err, "delivery")
+	}
+	return disabled, leased, nil
+}
+
+func mapKeys[K comparable, V any](m map[K]V) []K {
+	ks := make([]K, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
 }
 
 // finishRows writes each delivery's outcome in one UPDATE, a CASE per

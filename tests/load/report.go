@@ -47,7 +47,7 @@ func (r *report) tally() (total int64) {
 		add(m)
 	}
 	if r.hooks != nil {
-		for _, x := range []row{r.hooks.without, r.hooks.with} {
+		for _, x := range []row{r.hooks.alone, r.hooks.without, r.hooks.with} {
 			add(x.smm)
 			add(x.ceil)
 		}

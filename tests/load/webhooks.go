@@ -37,7 +37,6 @@ type hookRun struct {
 	seen     map[uint64]bool      // event IDs received
 	sentAt   map[string]time.Time // "order/status": when the change was asked for
 	lat      []time.Duration
-	first    time.Time // the first change asked for
 	lastGot  time.Time
 	got      int64 // distinct events received
 	dups     int64
@@ -146,21 +145,25 @@ type hookOrder struct {
 // hookResult is what the scenario reports.
 type hookResult struct {
 	endpoints, changes, got, dups, disorder, badSig, lost int64
-	changeRate, deliveryRate                            float64
-	p50, p99, max                                       time.Duration
-	backlog                                             int64 // pending deliveries of the dead endpoint at the end
-	drained                                             time.Duration
-	without, with                                       row
+	changeRate, deliveryRate                              float64
+	p50, p99, max                                         time.Duration
+	backlog                                               int64 // pending deliveries of the dead endpoint at the end
+	drained                                               time.Duration
+	alone, without, with                                  row
 }
 
-// webhooksScenario measures deliveries and status beside them.
+// webhooksScenario measures deliveries and status beside them: status
+// alone; status beside order changes of accounts without endpoints (the
+// baseline of the target: the same changes, no webhooks); then endpoints
+// are registered and status is measured beside the same number of changes
+// of other orders, each pushed to the receiver.
 func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	o := h.o
 	n, perAcct := o.hookAccounts, max(o.hookChanges/(2*o.hookAccounts), 1)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 	defer client.CloseIdleConnections()
 
-	step("webhooks: provisioning %d accounts with %d orders each", n, perAcct)
+	step("webhooks: provisioning %d accounts with 2 × %d orders each", n, perAcct)
 	ids, keys := make([]uint64, n), make([]string, n)
 	err := parallel(n, 8, func(i int) error {
 		var err error
@@ -170,7 +173,7 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	if err != nil {
 		return err
 	}
-	orders := make([]hookOrder, n*perAcct)
+	orders := make([]hookOrder, 2*n*perAcct)
 	err = parallel(len(orders), 32, func(i int) error {
 		acct := i % n
 		form := fmt.Sprintf("key=%s&action=add&service=%d&link=https%%3A%%2F%%2Finstagram.com%%2Fp%%2Fhook%d&quantity=%d",
@@ -193,6 +196,29 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	if err != nil {
 		return err
 	}
+	before, during := orders[:len(orders)/2], orders[len(orders)/2:]
+
+	b := &bodies{h: h}
+	status := h.statusScenarios(b, "PK select", "/pk", 0.60)[0]
+	var res hookResult
+	res.endpoints = int64(n)
+	// Each status measurement lasts as long as a phase's changes take (a
+	// pair is two warm-ups and two halves).
+	saved := h.o.duration
+	defer func() { h.o.duration = saved }()
+	h.o.duration = max(time.Duration(2*len(during))*time.Second/time.Duration(o.hookRate)/2-h.o.warmup, 2*time.Second)
+	step("webhooks: status alone")
+	if res.alone, err = h.pair(ctx, "status (1 ID), alone", status.smm, status.ceilName, status.ceil, 0.60); err != nil {
+		return err
+	}
+	step("webhooks: %d changes at %d/s of accounts without endpoints, status measured beside them", 2*len(before), o.hookRate)
+	g := h.changeOrders(ctx, client, nil, before)
+	if res.without, err = h.pair(ctx, "status (1 ID), changes without webhooks", status.smm, status.ceilName, status.ceil, 0.60); err != nil {
+		return err
+	}
+	if end := <-g; end.err != nil {
+		return fmt.Errorf("webhooks: change: %w", end.err)
+	}
 
 	r := &hookRun{h: h, secrets: map[uint64][]byte{}, lastSeq: map[string]uint64{}, seen: map[uint64]bool{},
 		sentAt: map[string]time.Time{}}
@@ -204,7 +230,6 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	go srv.Serve(ln)
 	defer srv.Close()
 	base := "http://" + ln.Addr().String() + "/hook/"
-
 	step("webhooks: registering %d endpoints on %s", n, ln.Addr())
 	var smu sync.Mutex
 	err = parallel(n, 8, func(i int) error {
@@ -225,94 +250,19 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 		}
 	}
 
-	b := &bodies{h: h}
-	status := h.statusScenarios(b, "PK select", "/pk", 0.60)[0]
-	var res hookResult
-	res.endpoints = int64(n)
-	// Both status measurements last as long as the changes take (each
-	// pair is its two warm-ups and two halves).
-	saved := h.o.duration
-	defer func() { h.o.duration = saved }()
-	h.o.duration = max(time.Duration(2*len(orders))*time.Second/time.Duration(max(o.hookRate, 1))/2-h.o.warmup, 2*time.Second)
-	step("webhooks: status without changes")
-	if res.without, err = h.pair(ctx, "status (1 ID), no webhook traffic", status.smm, status.ceilName, status.ceil, 0.60); err != nil {
-		return err
-	}
-
-	// The changes: each order to In progress, then Completed, paced at
-	// hookRate over 32 connections, while status is measured beside them.
-	type change struct {
-		ord    hookOrder
-		status string
-	}
-	changes := make(chan change)
-	type genEnd struct {
-		err error
-		at  time.Time
-	}
-	gen := make(chan genEnd, 1)
-	var made atomic.Int64
-	go func() {
-		defer close(changes)
-		tick := time.NewTicker(time.Second / time.Duration(max(o.hookRate, 1)))
-		defer tick.Stop()
-		for step := range 2 {
-			for _, ord := range orders {
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
-				changes <- change{ord, [2]string{"In progress", "Completed"}[step]}
-			}
-		}
-	}()
-	go func() {
-		var wg sync.WaitGroup
-		var first error
-		var fmu sync.Mutex
-		for range 32 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for c := range changes {
-					patch := map[string]any{"status": c.status}
-					if c.status == "In progress" {
-						patch["start_count"] = "100"
-					}
-					now := time.Now()
-					r.mu.Lock()
-					if r.first.IsZero() {
-						r.first = now
-					}
-					r.sentAt[c.ord.id+"/"+c.status] = now
-					r.mu.Unlock()
-					if err := h.adminDo(ctx, client, http.MethodPatch, "/orders/"+c.ord.id, patch, nil, http.StatusOK); err != nil {
-						fmu.Lock()
-						first = cmp(first, err)
-						fmu.Unlock()
-						continue
-					}
-					made.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		gen <- genEnd{first, time.Now()}
-	}()
-	step("webhooks: %d changes at %d/s, status measured beside them", 2*len(orders), o.hookRate)
+	step("webhooks: %d changes at %d/s pushed to %d endpoints, status measured beside them", 2*len(during), o.hookRate, n)
 	var profiled func() (string, error)
 	if o.profile != "" {
-		profiled = h.startProfile(ctx, "webhooks", max(2*len(orders)/o.hookRate, 1))
+		profiled = h.startProfile(ctx, "webhooks", max(2*len(during)/o.hookRate, 1))
 	}
+	g = h.changeOrders(ctx, client, r, during)
 	if res.with, err = h.pair(ctx, "status (1 ID), webhooks flowing", status.smm, status.ceilName, status.ceil, 0.60); err != nil {
 		return err
 	}
-	end := <-gen
+	end := <-g
 	if end.err != nil {
 		return fmt.Errorf("webhooks: change: %w", end.err)
 	}
-	changed := end.at
 	if profiled != nil {
 		file, err := profiled()
 		if err != nil {
@@ -320,10 +270,8 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 		}
 		step("  profiled the changes and their deliveries → %s", file)
 	}
-	res.changes = made.Load()
-	r.mu.Lock()
-	res.changeRate = float64(res.changes) / changed.Sub(r.first).Seconds()
-	r.mu.Unlock()
+	res.changes = end.made
+	res.changeRate = float64(end.made) / end.at.Sub(end.first).Seconds()
 
 	// Wait for every delivery, or for 60 s without progress.
 	want := res.changes
@@ -345,8 +293,8 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	r.mu.Lock()
 	res.got, res.dups, res.disorder, res.badSig = r.got, r.dups, r.disorder, r.badSig
 	res.lost = want - r.got
-	res.deliveryRate = float64(r.got) / r.lastGot.Sub(r.first).Seconds()
-	res.drained = r.lastGot.Sub(changed)
+	res.deliveryRate = float64(r.got) / r.lastGot.Sub(end.first).Seconds()
+	res.drained = r.lastGot.Sub(end.at)
 	slices.Sort(r.lat)
 	if k := len(r.lat); k > 0 {
 		res.p50, res.p99, res.max = r.lat[k/2], r.lat[min(k*99/100, k-1)], r.lat[k-1]
@@ -360,6 +308,74 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	}
 	rep.hooks = &res
 	return nil
+}
+
+// changesDone is how a run of changes ended.
+type changesDone struct {
+	err       error
+	made      int64
+	first, at time.Time
+}
+
+// changeOrders moves each order to In progress, then (after all of them)
+// to Completed, through the admin API, paced at -hook-rate over 64
+// connections; r, when set, learns when each change was asked for.
+func (h *harness) changeOrders(ctx context.Context, client *http.Client, r *hookRun, orders []hookOrder) <-chan changesDone {
+	type change struct {
+		ord    hookOrder
+		status string
+	}
+	changes := make(chan change)
+	out := make(chan changesDone, 1)
+	go func() {
+		defer close(changes)
+		tick := time.NewTicker(time.Second / time.Duration(h.o.hookRate))
+		defer tick.Stop()
+		for step := range 2 {
+			for _, ord := range orders {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				changes <- change{ord, [2]string{"In progress", "Completed"}[step]}
+			}
+		}
+	}()
+	go func() {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var first error
+		var made atomic.Int64
+		start := time.Now()
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for c := range changes {
+					patch := map[string]any{"status": c.status}
+					if c.status == "In progress" {
+						patch["start_count"] = "100"
+					}
+					if r != nil {
+						r.mu.Lock()
+						r.sentAt[c.ord.id+"/"+c.status] = time.Now()
+						r.mu.Unlock()
+					}
+					if err := h.adminDo(ctx, client, http.MethodPatch, "/orders/"+c.ord.id, patch, nil, http.StatusOK); err != nil {
+						mu.Lock()
+						first = cmp(first, err)
+						mu.Unlock()
+						continue
+					}
+					made.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		out <- changesDone{err: first, made: made.Load(), first: start, at: time.Now()}
+	}()
+	return out
 }
 
 func cmp(first, err error) error {
@@ -413,7 +429,22 @@ func (h *harness) deadBacklog(ctx context.Context, client *http.Client) error {
 			return fmt.Errorf("dead backlog: %w", err)
 		}
 	}
-	return nil
+	// smmapi numbers and fans them out before the measured phase starts.
+	start := time.Now()
+	for {
+		var k int64
+		if err := h.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM webhook_deliveries WHERE user_id = ?", uid).Scan(&k); err != nil {
+			return err
+		}
+		if k >= int64(h.o.hookBacklog) {
+			step("webhooks: the dead endpoint's %d deliveries fanned out in %s", k, time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		if time.Since(start) > 5*time.Minute || ctx.Err() != nil {
+			return fmt.Errorf("dead backlog: %d of %d deliveries fanned out after %s", k, h.o.hookBacklog, time.Since(start))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // hookLines is the webhooks part of the report.
@@ -429,7 +460,8 @@ func (r *hookResult) lines() string {
 	t.add("lost / duplicated / out of order per order / bad signature", fmt.Sprintf("%d / %d / %d / %d", r.lost, r.dups, r.disorder, r.badSig), "0 / – / 0 / 0", yesNo(r.ok()))
 	t.add("last receipt after the last change", ms(r.drained), "", "")
 	ratio0, ratio1 := r.without.ratio(), r.with.ratio()
-	t.add("status (1 ID) ratio: no webhook traffic → webhooks flowing", fmt.Sprintf("%.2f → %.2f (%.0f%%)", ratio0, ratio1, 100*(ratio1/ratio0-1)),
+	t.add("status (1 ID) ratio alone", fmt.Sprintf("%.2f", r.alone.ratio()), "", "")
+	t.add("status (1 ID) ratio beside the changes: without webhooks → with", fmt.Sprintf("%.2f → %.2f (%+.0f%%)", ratio0, ratio1, 100*(ratio1/ratio0-1)),
 		"within 10 %", yesNo(ratio1 >= 0.9*ratio0))
 	if r.backlog > 0 {
 		t.add("dead endpoint's open deliveries at the end", fmt.Sprint(r.backlog), "", "")
