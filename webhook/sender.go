@@ -43,10 +43,12 @@ func New(timeout time.Duration, policy *service.AddrPolicy) *Sender {
 		DialContext:           s.dial,
 		TLSHandshakeTimeout:   connect,
 		ResponseHeaderTimeout: timeout,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       60 * time.Second,
-		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          512,
+		// Many children's endpoints may live on one host (a panel
+		// provider's): their connections are kept for reuse, not redialled.
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     60 * time.Second,
+		ForceAttemptHTTP2:   true,
 	}
 	s.client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse // never followed: the 3xx is the answer

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -37,6 +38,9 @@ type hookRun struct {
 	seen     map[uint64]bool      // event IDs received
 	sentAt   map[string]time.Time // "order/status": when the change was asked for
 	lat      []time.Duration
+	byKind   map[string][]time.Duration // latencies by the status changed to
+	bySecond map[int][]time.Duration    // by the second (since the first change) the change was asked for
+	start    time.Time
 	lastGot  time.Time
 	got      int64 // distinct events received
 	dups     int64
@@ -82,6 +86,9 @@ func (r *hookRun) serve(w http.ResponseWriter, req *http.Request) {
 		r.lastSeq[order] = max(r.lastSeq[order], ev.ID)
 		if t, ok := r.sentAt[order+"/"+ev.Data.Status.Status]; ok {
 			r.lat = append(r.lat, now.Sub(t))
+			r.byKind[ev.Data.Status.Status] = append(r.byKind[ev.Data.Status.Status], now.Sub(t))
+			sec := int(t.Sub(r.start) / time.Second)
+			r.bySecond[sec] = append(r.bySecond[sec], now.Sub(t))
 		}
 	}
 	r.mu.Unlock()
@@ -148,6 +155,7 @@ type hookResult struct {
 	changeRate, deliveryRate                              float64
 	p50, p99, max                                         time.Duration
 	backlog                                               int64 // pending deliveries of the dead endpoint at the end
+	detail                                                []string
 	drained                                               time.Duration
 	alone, without, with                                  row
 }
@@ -221,7 +229,7 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	}
 
 	r := &hookRun{h: h, secrets: map[uint64][]byte{}, lastSeq: map[string]uint64{}, seen: map[uint64]bool{},
-		sentAt: map[string]time.Time{}}
+		sentAt: map[string]time.Time{}, byKind: map[string][]time.Duration{}, bySecond: map[int][]time.Duration{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -255,6 +263,9 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	if o.profile != "" {
 		profiled = h.startProfile(ctx, "webhooks", max(2*len(during)/o.hookRate, 1))
 	}
+	r.mu.Lock()
+	r.start = time.Now()
+	r.mu.Unlock()
 	g = h.changeOrders(ctx, client, r, during)
 	if res.with, err = h.pair(ctx, "status (1 ID), webhooks flowing", status.smm, status.ceilName, status.ceil, 0.60); err != nil {
 		return err
@@ -299,6 +310,25 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	if k := len(r.lat); k > 0 {
 		res.p50, res.p99, res.max = r.lat[k/2], r.lat[min(k*99/100, k-1)], r.lat[k-1]
 	}
+	pct := func(l []time.Duration) string {
+		slices.Sort(l)
+		k := len(l)
+		if k == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("p50 %s p99 %s (%d)", ms(l[k/2]), ms(l[min(k*99/100, k-1)]), k)
+	}
+	for kind, l := range r.byKind {
+		res.detail = append(res.detail, fmt.Sprintf("changes to %s: %s", kind, pct(l)))
+	}
+	secs := slices.Sorted(maps.Keys(r.bySecond))
+	var line strings.Builder
+	for _, sec := range secs {
+		l := r.bySecond[sec]
+		slices.Sort(l)
+		fmt.Fprintf(&line, " %ds: %.2f/%.2f s", sec, l[len(l)/2].Seconds(), l[min(len(l)*99/100, len(l)-1)].Seconds())
+	}
+	res.detail = append(res.detail, "p50/p99 by the second the change was asked for:"+line.String())
 	r.mu.Unlock()
 	if o.hookBacklog > 0 {
 		if err := h.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
@@ -467,5 +497,8 @@ func (r *hookResult) lines() string {
 		t.add("dead endpoint's open deliveries at the end", fmt.Sprint(r.backlog), "", "")
 	}
 	b.WriteString(t.String())
+	for _, d := range r.detail {
+		fmt.Fprintf(&b, "- %s\n", d)
+	}
 	return b.String()
 }
