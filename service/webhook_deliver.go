@@ -66,11 +66,11 @@ type Deliverer struct {
 	wg       sync.WaitGroup
 	polled   time.Time // the last poll (only Round reads and writes it)
 
-	// Outcomes wait here to be recorded together: the send that finds no
-	// record under way writes the batch, and the next, until none waits.
+	// Outcomes wait here to be recorded together: a send that finds a
+	// recorder free writes the batch, and the next, until none waits.
 	rmu       sync.Mutex
 	toRecord  []model.WebhookDelivery
-	recording bool
+	recording int
 }
 
 // NewDeliverer returns a Deliverer.
@@ -300,22 +300,27 @@ func (d *Deliverer) send(ctx context.Context, del model.WebhookDelivery, ev mode
 	d.record(ctx, del)
 }
 
-// recordBatch bounds the outcomes one transaction records.
-const recordBatch = 256
+// recordBatch bounds the outcomes one transaction records; recorders
+// bounds the transactions recording at once (two: one commits while the
+// next batch gathers and writes).
+const (
+	recordBatch = 256
+	recorders   = 2
+)
 
-// record queues an outcome; the first send to find no record under way
-// records every queued outcome, batch after batch, so that under load one
-// transaction records many (a commit per delivery held throughput to a
-// few hundred a second) and, idle, one waits for nothing. A delivery's slot
-// is freed once its outcome is recorded.
+// record queues an outcome; a send that finds fewer than recorders
+// recording records every queued outcome, batch after batch, so that
+// under load one transaction records many (a commit per delivery held
+// throughput to a few hundred a second) and, idle, one waits for nothing.
+// A delivery's slot is freed once its outcome is recorded.
 func (d *Deliverer) record(ctx context.Context, del model.WebhookDelivery) {
 	d.rmu.Lock()
 	d.toRecord = append(d.toRecord, del)
-	if d.recording {
+	if d.recording >= recorders {
 		d.rmu.Unlock()
 		return
 	}
-	d.recording = true
+	d.recording++
 	for len(d.toRecord) > 0 {
 		n := min(len(d.toRecord), recordBatch)
 		batch := d.toRecord[:n:n]
@@ -324,7 +329,7 @@ func (d *Deliverer) record(ctx context.Context, del model.WebhookDelivery) {
 		d.finish(ctx, batch)
 		d.rmu.Lock()
 	}
-	d.toRecord, d.recording = nil, false
+	d.recording--
 	d.rmu.Unlock()
 }
 

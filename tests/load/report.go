@@ -24,7 +24,7 @@ type report struct {
 	orders       int64
 	db           string
 
-	hooks        *hookResult // the webhooks scenario, when run
+	hooks *hookResult // the webhooks scenario, when run
 
 	failures     int64
 	failedChecks []string

@@ -355,20 +355,30 @@ func (h *harness) changeOrders(ctx context.Context, client *http.Client, r *hook
 		ord    hookOrder
 		status string
 	}
-	changes := make(chan change)
+	// An order's two changes go to the same connection, so the second is
+	// never asked for before the first is answered.
+	const conns = 64
+	queues := make([]chan change, conns)
+	for i := range queues {
+		queues[i] = make(chan change, len(orders))
+	}
 	out := make(chan changesDone, 1)
 	go func() {
-		defer close(changes)
+		defer func() {
+			for _, q := range queues {
+				close(q)
+			}
+		}()
 		tick := time.NewTicker(time.Second / time.Duration(h.o.hookRate))
 		defer tick.Stop()
 		for step := range 2 {
-			for _, ord := range orders {
+			for i, ord := range orders {
 				select {
 				case <-ctx.Done():
 					return
 				case <-tick.C:
 				}
-				changes <- change{ord, [2]string{"In progress", "Completed"}[step]}
+				queues[i%conns] <- change{ord, [2]string{"In progress", "Completed"}[step]}
 			}
 		}
 	}()
@@ -378,11 +388,11 @@ func (h *harness) changeOrders(ctx context.Context, client *http.Client, r *hook
 		var first error
 		var made atomic.Int64
 		start := time.Now()
-		for range 64 {
+		for _, q := range queues {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for c := range changes {
+				for c := range q {
 					patch := map[string]any{"status": c.status}
 					if c.status == "In progress" {
 						patch["start_count"] = "100"
