@@ -54,18 +54,20 @@ func (db *DB) ChangeOrder(ctx context.Context, publicID string, fn func(*model.O
 		if err := db.forUpdate(tx).Take(&o, "public_id = ?", publicID).Error; err != nil {
 			return err
 		}
+		before := salesOf(&o)
 		ch, err := fn(&o)
 		if err != nil {
 			return err
 		}
-		return db.saveOrderChange(tx, &o, ch)
+		return db.saveOrderChange(tx, &o, before, ch)
 	})
 	return o, dbErr(err, "order")
 }
 
-// saveOrderChange writes a changed order and credits its refund with a
-// ledger row, inside tx.
-func (db *DB) saveOrderChange(tx *gorm.DB, o *model.Order, ch service.OrderChange) error {
+// saveOrderChange writes a changed order, credits its refund with a ledger
+// row and adds what changed of its refund and cost since before to the
+// sales aggregates, inside tx.
+func (db *DB) saveOrderChange(tx *gorm.DB, o *model.Order, before salesState, ch service.OrderChange) error {
 	if err := insertEvents(tx, ch.Events...); err != nil {
 		return err
 	}
@@ -76,10 +78,16 @@ func (db *DB) saveOrderChange(tx *gorm.DB, o *model.Order, ch service.OrderChang
 	if err := tx.Save(o).Error; err != nil {
 		return err
 	}
-	if ch.Refund <= 0 {
+	if ch.Refund > 0 {
+		if err := db.credit(tx, &model.LedgerEntry{UserID: o.UserID, Amount: ch.Refund, Kind: model.LedgerRefund, Ref: o.PublicID}); err != nil {
+			return err
+		}
+	}
+	sums := salesSums{}
+	if !sums.changed(before, o) {
 		return nil
 	}
-	return db.credit(tx, &model.LedgerEntry{UserID: o.UserID, Amount: ch.Refund, Kind: model.LedgerRefund, Ref: o.PublicID})
+	return db.writeSales(tx, sums)
 }
 
 // credit adds e.Amount (positive) to the user's balance and writes e.
@@ -149,7 +157,7 @@ func (db *DB) DecideTicket(ctx context.Context, id uint64, fn func(*model.Ticket
 		if err := db.forUpdate(tx).Take(&o, "id = ?", t.OrderID).Error; err != nil {
 			return err
 		}
-		before := t
+		before, sold := t, salesOf(&o)
 		ch, err := fn(&t, &o)
 		if err != nil {
 			return err
@@ -162,7 +170,7 @@ func (db *DB) DecideTicket(ctx context.Context, id uint64, fn func(*model.Ticket
 				return err
 			}
 		}
-		return db.saveOrderChange(tx, &o, ch)
+		return db.saveOrderChange(tx, &o, sold, ch)
 	})
 	return service.TicketWithOrder{Ticket: t, PublicID: o.PublicID}, dbErr(err, "ticket")
 }

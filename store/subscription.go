@@ -48,6 +48,7 @@ func (db *DB) AddPost(ctx context.Context, publicID string, newID func() (string
 				return err
 			}
 			var ch service.OrderChange
+			before := salesOf(&sub)
 			child, ch, err = fn(&sub, u.Balance, childID)
 			if err != nil {
 				return err
@@ -57,7 +58,7 @@ func (db *DB) AddPost(ctx context.Context, publicID string, newID func() (string
 					return err
 				}
 			}
-			return db.saveOrderChange(tx, &sub, ch)
+			return db.saveOrderChange(tx, &sub, before, ch)
 		})
 		if !errors.Is(err, gorm.ErrDuplicatedKey) {
 			return sub, child, dbErr(err, "order")
@@ -87,7 +88,7 @@ func (db *DB) insertChild(tx *gorm.DB, c *model.Order) error {
 		return err
 	}
 	if c.Charge == 0 {
-		return nil
+		return db.writeSales(tx, placedSales(c))
 	}
 	// Conditional even under the row lock AddPost holds: never an overdraft.
 	res := tx.Model(&model.User{}).Where("id = ? AND balance >= ?", c.UserID, c.Charge).
@@ -102,7 +103,10 @@ func (db *DB) insertChild(tx *gorm.DB, c *model.Order) error {
 	if err := tx.Raw("SELECT balance FROM users WHERE id = ?", c.UserID).Row().Scan(&e.BalanceAfter); err != nil {
 		return err
 	}
-	return tx.Create(e).Error
+	if err := tx.Create(e).Error; err != nil {
+		return err
+	}
+	return db.writeSales(tx, placedSales(c))
 }
 
 // DueSubscriptions returns up to limit subscriptions the worker must look
