@@ -112,10 +112,12 @@ func (s salesSums) changed(before salesState, o *model.Order) bool {
 	d := model.SalesDay{Refunds: o.Refunded - before.refunded}
 	if before.cost != nil {
 		d.Cost -= *before.cost
+	} else {
 		d.CostUnknown--
 	}
 	if o.Cost != nil {
 		d.Cost += *o.Cost
+	} else {
 		d.CostUnknown++
 	}
 	if d == (model.SalesDay{}) {
