@@ -170,19 +170,23 @@ type salesTotals struct {
 	Orders, Quantity, Revenue, Refunds, Cost, CostUnknown int64
 }
 
+func (s *salesTotals) fields() []any {
+	return []any{&s.Orders, &s.Quantity, &s.Revenue, &s.Refunds, &s.Cost, &s.CostUnknown}
+}
+
 // mustSalesExact checks an account's sales aggregates (summed over days
 // and slots) against its orders, and returns them.
 func mustSalesExact(t *testing.T, db *DB, user uint64) salesTotals {
 	t.Helper()
 	var agg, direct salesTotals
-	if err := db.g.Raw(`SELECT COALESCE(SUM(orders), 0) AS orders, COALESCE(SUM(quantity), 0) AS quantity, COALESCE(SUM(revenue), 0) AS revenue,
+	if err := db.g.WithContext(context.Background()).Raw(`SELECT COALESCE(SUM(orders), 0) AS orders, COALESCE(SUM(quantity), 0) AS quantity, COALESCE(SUM(revenue), 0) AS revenue,
 		COALESCE(SUM(refunds), 0) AS refunds, COALESCE(SUM(cost), 0) AS cost, COALESCE(SUM(cost_unknown), 0) AS cost_unknown
-		FROM sales_days WHERE dim = ? AND key_id = ?`, model.SalesUser, user).Scan(&agg).Error; err != nil {
+		FROM sales_days WHERE dim = ? AND key_id = ?`, model.SalesUser, user).Row().Scan(agg.fields()...); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.g.Raw(`SELECT COUNT(*) AS orders, COALESCE(SUM(quantity), 0) AS quantity, COALESCE(SUM(charge), 0) AS revenue,
+	if err := db.g.WithContext(context.Background()).Raw(`SELECT COUNT(*) AS orders, COALESCE(SUM(quantity), 0) AS quantity, COALESCE(SUM(charge), 0) AS revenue,
 		COALESCE(SUM(refunded), 0) AS refunds, COALESCE(SUM(cost), 0) AS cost, COALESCE(SUM(CASE WHEN cost IS NULL THEN 1 ELSE 0 END), 0) AS cost_unknown
-		FROM orders WHERE user_id = ?`, user).Scan(&direct).Error; err != nil {
+		FROM orders WHERE user_id = ?`, user).Row().Scan(direct.fields()...); err != nil {
 		t.Fatal(err)
 	}
 	if agg != direct {
