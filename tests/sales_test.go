@@ -75,7 +75,7 @@ func TestSalesCostAndProfit(t *testing.T) {
 		alice := r.s.MustAccount(t, "alice", "100")
 		bob := r.s.MustAccount(t, "bob", "100")
 
-		done := mustAddOrder(t, r.s, alice.Key, r.svc, "https://x.test/c/done", "1000")     // 8.5000
+		done := mustAddOrder(t, r.s, alice.Key, r.svc, "https://x.test/c/done", "1000")      // 8.5000
 		partial := mustAddOrder(t, r.s, alice.Key, r.svc, "https://x.test/c/partial", "500") // 4.2500
 		canceled := mustAddOrder(t, r.s, bob.Key, r.svc, "https://x.test/c/canceled", "200") // 1.7000
 		running := mustAddOrder(t, r.s, bob.Key, r.svc, "https://x.test/c/running", "100")   // 0.8500
@@ -84,10 +84,10 @@ func TestSalesCostAndProfit(t *testing.T) {
 		for _, id := range []string{done, partial, canceled, running} {
 			sup[id] = fmt.Sprint(fulForwarded(t, r.s, id)["supplier_order"])
 		}
-		r.fake.SetCharge(sup[done], "0.123456")    // × 7.1234 = 0.87941… → 0.8794
-		r.fake.SetCharge(sup[partial], 0.05)       // a number: 0.35617 → 0.3562
-		r.fake.SetCharge(sup[canceled], nil)       // Canceled, no charge: 0
-		r.fake.SetCharge(sup[running], nil)        // nothing said yet: unknown
+		r.fake.SetCharge(sup[done], "0.123456") // × 7.1234 = 0.87941… → 0.8794
+		r.fake.SetCharge(sup[partial], 0.05)    // a number: 0.35617 → 0.3562
+		r.fake.SetCharge(sup[canceled], nil)    // Canceled, no charge: 0
+		r.fake.SetCharge(sup[running], nil)     // nothing said yet: unknown
 		r.fake.Set(sup[done], "Completed", "10", "0")
 		r.fake.Set(sup[partial], "Partial", "10", "250")
 		r.fake.Set(sup[canceled], "Canceled", "10", "200")
