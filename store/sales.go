@@ -144,10 +144,13 @@ func (db *DB) writeSales(tx *gorm.DB, s salesSums) error {
 		}
 		rows = append(rows, r)
 	}
-	slices.SortFunc(rows, func(a, b *model.SalesDay) int {
-		return cmp.Or(cmp.Compare(a.Dim, b.Dim), cmp.Compare(a.Day, b.Day), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Slot, b.Slot))
-	})
+	slices.SortFunc(rows, compareSales)
 	return upsertSales(tx, db.driver, rows)
+}
+
+// compareSales orders aggregate rows as their primary key.
+func compareSales(a, b *model.SalesDay) int {
+	return cmp.Or(cmp.Compare(a.Dim, b.Dim), cmp.Compare(a.Day, b.Day), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Slot, b.Slot))
 }
 
 // salesCols are the summed columns, in the order of the rows' values.
@@ -275,6 +278,7 @@ func (db *DB) buildSales(tx *gorm.DB) (uint64, error) {
 	for _, r := range sums {
 		rows = append(rows, r)
 	}
+	slices.SortFunc(rows, compareSales) // in key order: pages filled one after another
 	for len(rows) > 0 { // bounded statements: MySQL's max_allowed_packet, SQLite's variable limit
 		n := min(len(rows), 500)
 		if err := upsertSales(tx, db.driver, rows[:n]); err != nil {
