@@ -72,8 +72,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // NewFulfil returns a Fulfil.
 func NewFulfil(store FulfilStore, suppliers *Suppliers, up Upstream, rec Recorder, ev *EventLog, now Clock, log *slog.Logger, interval, upstreamTimeout time.Duration) *Fulfil {
-	return &Fulfil{store: store, suppliers: suppliers, up: up, rec: rec, ev: ev, now: now, log: log, costLog: NewLogThrottle(log, time.Minute, now),
-		Interval: interval, Lease: upstreamTimeout + 30*time.Second, pause: sleepCtx}
+	return &Fulfil{store: store, suppliers: suppliers, up: up, rec: rec, ev: ev, now: now, log: log,
+		costLog: NewLogThrottle(log, time.Minute, now), Interval: interval, Lease: upstreamTimeout + 30*time.Second, pause: sleepCtx}
 }
 
 // batch is how many orders one round claims; status calls carry up to 100.

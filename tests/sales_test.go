@@ -340,6 +340,15 @@ func TestSalesExact(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+		var commits, batched int64
+		for _, s := range ss {
+			c, o := gcBatches(t, s)
+			commits, batched = commits+c, batched+o
+		}
+		t.Logf("%d adds in %d group commits on %d instance(s)", batched, commits, len(ss))
+		if commits >= batched {
+			t.Errorf("%d commits for %d adds: no batch held more than one order", commits, batched)
+		}
 		sort.Strings(placed)
 		// Admin refunds on one in five (forwarded or not), from either instance.
 		for i, id := range placed {
