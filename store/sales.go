@@ -279,7 +279,7 @@ func (db *DB) buildSales(tx *gorm.DB) (uint64, error) {
 		rows = append(rows, r)
 	}
 	slices.SortFunc(rows, compareSales) // in key order: pages filled one after another
-	for len(rows) > 0 { // bounded statements: MySQL's max_allowed_packet, SQLite's variable limit
+	for len(rows) > 0 {                 // bounded statements: MySQL's max_allowed_packet, SQLite's variable limit
 		n := min(len(rows), 500)
 		if err := upsertSales(tx, db.driver, rows[:n]); err != nil {
 			return 0, err
