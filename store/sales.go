@@ -278,8 +278,10 @@ func (db *DB) buildSales(tx *gorm.DB) (uint64, error) {
 	for _, r := range sums {
 		rows = append(rows, r)
 	}
-	slices.SortFunc(rows, compareSales) // in key order: pages filled one after another
-	for len(rows) > 0 {                 // bounded statements: MySQL's max_allowed_packet, SQLite's variable limit
+	// In key order, so pages fill one after another; in bounded statements
+	// (MySQL's max_allowed_packet, SQLite's variable limit).
+	slices.SortFunc(rows, compareSales)
+	for len(rows) > 0 {
 		n := min(len(rows), 500)
 		if err := upsertSales(tx, db.driver, rows[:n]); err != nil {
 			return 0, err
