@@ -59,20 +59,24 @@ func (db *DB) ChangeOrder(ctx context.Context, publicID string, fn func(*model.O
 		if err != nil {
 			return err
 		}
-		return db.saveOrderChange(tx, &o, before, ch)
+		return db.saveOrderChange(tx, &o, before, ch, nil)
 	})
 	return o, dbErr(err, "order")
 }
 
 // saveOrderChange writes a changed order, credits its refund with a ledger
 // row and adds what changed of its refund and cost since before to the
-// sales aggregates, inside tx.
-func (db *DB) saveOrderChange(tx *gorm.DB, o *model.Order, before salesState, ch service.OrderChange) error {
+// sales aggregates, with sums (what else the transaction adds: nil, or a
+// new child order), in one upsert, inside tx.
+func (db *DB) saveOrderChange(tx *gorm.DB, o *model.Order, before salesState, ch service.OrderChange, sums salesSums) error {
 	if err := insertEvents(tx, ch.Events...); err != nil {
 		return err
 	}
+	if sums == nil {
+		sums = salesSums{}
+	}
 	if !ch.Changed && ch.Refund == 0 {
-		return nil
+		return db.writeSales(tx, sums)
 	}
 	o.UpdatedAt = db.now()
 	if err := tx.Save(o).Error; err != nil {
@@ -83,10 +87,7 @@ func (db *DB) saveOrderChange(tx *gorm.DB, o *model.Order, before salesState, ch
 			return err
 		}
 	}
-	sums := salesSums{}
-	if !sums.changed(before, o) {
-		return nil
-	}
+	sums.changed(before, o)
 	return db.writeSales(tx, sums)
 }
 
@@ -170,7 +171,7 @@ func (db *DB) DecideTicket(ctx context.Context, id uint64, fn func(*model.Ticket
 				return err
 			}
 		}
-		return db.saveOrderChange(tx, &o, sold, ch)
+		return db.saveOrderChange(tx, &o, sold, ch, nil)
 	})
 	return service.TicketWithOrder{Ticket: t, PublicID: o.PublicID}, dbErr(err, "ticket")
 }

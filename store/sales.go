@@ -107,8 +107,8 @@ func salesOf(o *model.Order) salesState {
 }
 
 // changed adds the difference between an order's state before a change
-// and o; it reports whether there is any.
-func (s salesSums) changed(before salesState, o *model.Order) bool {
+// and o, if any.
+func (s salesSums) changed(before salesState, o *model.Order) {
 	d := model.SalesDay{Refunds: o.Refunded - before.refunded}
 	if before.cost != nil {
 		d.Cost -= *before.cost
@@ -120,11 +120,9 @@ func (s salesSums) changed(before salesState, o *model.Order) bool {
 	} else {
 		d.CostUnknown++
 	}
-	if d == (model.SalesDay{}) {
-		return false
+	if d != (model.SalesDay{}) {
+		s.add(o, d)
 	}
-	s.add(o, d)
-	return true
 }
 
 // write upserts the sums in one statement, rows in key order.

@@ -53,12 +53,14 @@ func (db *DB) AddPost(ctx context.Context, publicID string, newID func() (string
 			if err != nil {
 				return err
 			}
+			var sums salesSums
 			if child != nil {
 				if err := db.insertChild(tx, child); err != nil {
 					return err
 				}
+				sums = placedSales(child)
 			}
-			return db.saveOrderChange(tx, &sub, before, ch)
+			return db.saveOrderChange(tx, &sub, before, ch, sums)
 		})
 		if !errors.Is(err, gorm.ErrDuplicatedKey) {
 			return sub, child, dbErr(err, "order")
@@ -88,7 +90,7 @@ func (db *DB) insertChild(tx *gorm.DB, c *model.Order) error {
 		return err
 	}
 	if c.Charge == 0 {
-		return db.writeSales(tx, placedSales(c))
+		return nil
 	}
 	// Conditional even under the row lock AddPost holds: never an overdraft.
 	res := tx.Model(&model.User{}).Where("id = ? AND balance >= ?", c.UserID, c.Charge).
@@ -103,10 +105,7 @@ func (db *DB) insertChild(tx *gorm.DB, c *model.Order) error {
 	if err := tx.Raw("SELECT balance FROM users WHERE id = ?", c.UserID).Row().Scan(&e.BalanceAfter); err != nil {
 		return err
 	}
-	if err := tx.Create(e).Error; err != nil {
-		return err
-	}
-	return db.writeSales(tx, placedSales(c))
+	return tx.Create(e).Error
 }
 
 // DueSubscriptions returns up to limit subscriptions the worker must look
