@@ -231,6 +231,7 @@ func (a *app) buildActions(context.Context) error {
 		APIKeys:      service.NewAPIKeys(db, db, db, a.cooldowns, time.Duration(cfg.APIKeys.Cooldown), now, log, a.metrics, inv),
 		Catalog:      service.NewCatalog(db, db, db, inv),
 		Orders:       service.NewOrders(db, cfg.Currency, now, events),
+		Sales:        service.NewSales(db),
 		Tickets:      service.NewTickets(db, events, now, fulfil.ForwardTicket),
 		Events:       service.NewEvents(db, now, log, time.Duration(cfg.Events.Retention)),
 		Suppliers:    suppliers,

@@ -65,6 +65,7 @@ func NewInternal(a *service.Actions, token string, checks Checks, log *slog.Logg
 	h.eventRoutes(g)
 	h.supplierRoutes(g)
 	h.pricingRoutes(g)
+	g.GET("/reports/sales", h.salesReport)
 	h.catalogChangeRoutes(g)
 	h.webhookRoutes(g)
 	h.docRoutes(g)

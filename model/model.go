@@ -307,15 +307,22 @@ type Order struct {
 	// Fulfilment upstream. ForwardState is "" for manual orders, else one
 	// of the Forward* states; work is claimed with a lease (ClaimToken
 	// until ClaimUntil) so that one instance handles an order at a time.
-	SupplierService string     `gorm:"size:64;not null;default:''"`
-	ForwardState    string     `gorm:"size:16;not null;default:'';index:idx_orders_forward,priority:1"`
-	NextAt          *time.Time `gorm:"index:idx_orders_forward,priority:2"`
-	Attempts        int64      `gorm:"not null;default:0"`
-	LastError       string     `gorm:"size:512;not null;default:''"`
-	ClaimToken      string     `gorm:"size:32;not null;default:''"` // read only with "id IN …": no index
-	ClaimUntil      *time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	SupplierService string `gorm:"size:64;not null;default:''"`
+	// Cost is what the supplier charged for the order in the service
+	// currency (its charge × the supplier's currency rate, net of its own
+	// refunds); nil until a supplier's answer carried it. SupplierCharge
+	// is that charge as the supplier wrote it, so an unchanged charge is
+	// not converted again at a later currency rate.
+	Cost           *Money     `gorm:""`
+	SupplierCharge string     `gorm:"size:32;not null;default:''"`
+	ForwardState   string     `gorm:"size:16;not null;default:'';index:idx_orders_forward,priority:1"`
+	NextAt         *time.Time `gorm:"index:idx_orders_forward,priority:2"`
+	Attempts       int64      `gorm:"not null;default:0"`
+	LastError      string     `gorm:"size:512;not null;default:''"`
+	ClaimToken     string     `gorm:"size:32;not null;default:''"` // read only with "id IN …": no index
+	ClaimUntil     *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // TicketType is what a ticket asks for: a refill or a cancel.
@@ -381,8 +388,42 @@ type Supplier struct {
 // All lists every table, for migration.
 func All() []any {
 	return []any{&Site{}, &SiteDomain{}, &User{}, &APIKey{}, &LedgerEntry{}, &Service{}, &Order{}, &Ticket{}, &Supplier{},
-		&Event{}, &EventCursor{}, &UserPrice{}, &CatalogChange{}, &WebhookEndpoint{}, &WebhookDelivery{}}
+		&Event{}, &EventCursor{}, &UserPrice{}, &CatalogChange{}, &WebhookEndpoint{}, &WebhookDelivery{}, &SalesDay{}}
 }
+
+// Dimensions of the sales aggregates: every order counts once in each.
+const (
+	SalesService  uint8 = 1
+	SalesSupplier uint8 = 2 // key 0: a manual order, no supplier
+	SalesUser     uint8 = 3
+	SalesSite     uint8 = 4 // also the day totals: every order has a site
+)
+
+// SalesDay holds the sums of the orders placed on one UTC day (Day as
+// yyyymmdd) that share one key of one dimension, written in the same
+// transaction as every change of them (placement, refund, cost). A key is
+// spread over a few Slots, each transaction adding to one of them, so
+// that concurrent placements of one site or service do not queue on one
+// row lock; a report sums the slots. Refunds and costs count on the
+// order's own day, whenever they happen.
+type SalesDay struct {
+	Dim      uint8  `gorm:"primaryKey;autoIncrement:false"`
+	Day      int32  `gorm:"primaryKey;autoIncrement:false"`
+	Key      uint64 `gorm:"column:key_id;primaryKey;autoIncrement:false"`
+	Slot     uint8  `gorm:"primaryKey;autoIncrement:false"`
+	Orders   int64  `gorm:"not null;default:0"`
+	Quantity int64  `gorm:"not null;default:0"`
+	Revenue  Money  `gorm:"not null;default:0"`
+	Refunds  Money  `gorm:"not null;default:0"`
+	// Cost sums the known costs; CostUnknown counts orders without one.
+	Cost        Money `gorm:"not null;default:0"`
+	CostUnknown int64 `gorm:"not null;default:0"`
+}
+
+// SalesBackfillCursor is the EventCursor row that records that the sales
+// aggregates were built from the orders placed before they existed (Last:
+// the highest order row ID the backfill read).
+const SalesBackfillCursor = 3
 
 // Event types: every change of an order, a refill ticket or a cancel ticket.
 const (

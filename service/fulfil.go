@@ -44,6 +44,9 @@ type Fulfil struct {
 	ev        *EventLog
 	now       Clock
 	log       *slog.Logger
+	// costLog reports charges that could not be taken as costs: a line a
+	// minute per supplier, not one per order and poll.
+	costLog *LogThrottle
 	// Interval is the shortest poll interval, for fresh orders.
 	Interval time.Duration
 	// Lease bounds how long a claim holds: longer than one upstream call.
@@ -70,7 +73,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // NewFulfil returns a Fulfil.
 func NewFulfil(store FulfilStore, suppliers *Suppliers, up Upstream, rec Recorder, ev *EventLog, now Clock, log *slog.Logger, interval, upstreamTimeout time.Duration) *Fulfil {
 	return &Fulfil{store: store, suppliers: suppliers, up: up, rec: rec, ev: ev, now: now, log: log,
-		Interval: interval, Lease: upstreamTimeout + 30*time.Second, pause: sleepCtx}
+		costLog: NewLogThrottle(log, time.Minute, now), Interval: interval, Lease: upstreamTimeout + 30*time.Second, pause: sleepCtx}
 }
 
 // batch is how many orders one round claims; status calls carry up to 100.

@@ -33,26 +33,29 @@ type OrderPatch struct {
 // OrderView is an order as the internal API shows it. Charge is the original
 // charge; Refunded what went back; the public status shows the difference.
 type OrderView struct {
-	ID            string          `json:"id"`
-	UserID        uint64          `json:"user_id"`
-	SiteID        uint64          `json:"site_id"`
-	ServiceID     uint64          `json:"service_id"`
-	Link          string          `json:"link"`
-	Quantity      int64           `json:"quantity"`
-	Runs          int64           `json:"runs"`
-	Interval      int64           `json:"interval"`
-	RunsDone      int64           `json:"runs_done"`
-	Comments      string          `json:"comments"`
-	Username      string          `json:"username"`
-	Params        json.RawMessage `json:"params"`
-	Charge        model.Money     `json:"charge"`
-	Refunded      model.Money     `json:"refunded"`
-	StartCount    string          `json:"start_count"`
-	Remains       string          `json:"remains"`
-	Status        model.Status    `json:"status"`
-	Currency      string          `json:"currency"`
-	SupplierID    *uint64         `json:"supplier_id"`
-	SupplierOrder string          `json:"supplier_order"`
+	ID        string          `json:"id"`
+	UserID    uint64          `json:"user_id"`
+	SiteID    uint64          `json:"site_id"`
+	ServiceID uint64          `json:"service_id"`
+	Link      string          `json:"link"`
+	Quantity  int64           `json:"quantity"`
+	Runs      int64           `json:"runs"`
+	Interval  int64           `json:"interval"`
+	RunsDone  int64           `json:"runs_done"`
+	Comments  string          `json:"comments"`
+	Username  string          `json:"username"`
+	Params    json.RawMessage `json:"params"`
+	Charge    model.Money     `json:"charge"`
+	Refunded  model.Money     `json:"refunded"`
+	// Cost is what the supplier charged, in the service currency; null
+	// until a supplier's answer said it (and for manual orders).
+	Cost          *model.Money `json:"cost"`
+	StartCount    string       `json:"start_count"`
+	Remains       string       `json:"remains"`
+	Status        model.Status `json:"status"`
+	Currency      string       `json:"currency"`
+	SupplierID    *uint64      `json:"supplier_id"`
+	SupplierOrder string       `json:"supplier_order"`
 	// ForwardState is "" (manual), queued, sending, sent, reconcile,
 	// error or done; LastError says what went wrong upstream.
 	ForwardState string `json:"forward_state"`
@@ -176,7 +179,7 @@ func (s *Orders) View(o model.Order) OrderView {
 	}
 	v := OrderView{ID: o.PublicID, UserID: o.UserID, SiteID: o.SiteID, ServiceID: o.ServiceID, Link: o.Link,
 		Quantity: o.Quantity, Runs: o.Runs, Interval: o.Interval, RunsDone: o.RunsDone, Comments: o.Comments,
-		Username: o.Username, Params: params, Charge: o.Charge, Refunded: o.Refunded,
+		Username: o.Username, Params: params, Charge: o.Charge, Refunded: o.Refunded, Cost: o.Cost,
 		StartCount: strconv.FormatInt(o.StartCount, 10), Remains: strconv.FormatInt(o.Remains, 10),
 		Status: o.Status, Currency: s.currency, SupplierID: o.SupplierID, SupplierOrder: o.SupplierOrder,
 		ForwardState: o.ForwardState, Attempts: o.Attempts, LastError: o.LastError,

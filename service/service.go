@@ -32,6 +32,8 @@ type Actions struct {
 	APIKeys *APIKeys
 	Catalog *Catalog
 	Orders  *Orders
+	// Sales is the sales report (orders' revenue, refunds, cost, profit).
+	Sales *Sales
 	// Subscriptions records posts by hand (and runs their worker).
 	Subscriptions *Subscriptions
 	Tickets       *Tickets

@@ -159,7 +159,7 @@ func (s *Suppliers) endpoint(ctx context.Context, id uint64, forwarding bool) (S
 	if err != nil {
 		return SupplierEndpoint{}, fmt.Errorf("supplier %d key (was secrets.key changed?): %w", id, err)
 	}
-	return SupplierEndpoint{ID: sup.ID, URL: sup.APIURL, Key: string(key)}, nil
+	return SupplierEndpoint{ID: sup.ID, URL: sup.APIURL, Key: string(key), Currency: sup.Currency, CurrencyRate: sup.CurrencyRate}, nil
 }
 
 // upstreamHTTPError turns an upstream failure into a 503 naming it.

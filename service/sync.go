@@ -7,6 +7,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"smmapi/model"
@@ -48,7 +49,7 @@ func (f *Fulfil) SyncRound(ctx context.Context) (int, error) {
 			} else {
 				st.Error = "missing from the supplier's answer"
 			}
-			f.apply(ctx, o, token, st, now)
+			f.apply(ctx, o, token, st, ep, now)
 		}
 	}
 	return len(orders), nil
@@ -68,8 +69,9 @@ func (f *Fulfil) pollEvery(age time.Duration) time.Duration {
 	return 30 * f.Interval
 }
 
-// apply writes one order's upstream status back.
-func (f *Fulfil) apply(ctx context.Context, o model.Order, token string, st UpstreamStatus, now time.Time) {
+// apply writes one order's upstream status (and the cost its charge says)
+// back.
+func (f *Fulfil) apply(ctx context.Context, o model.Order, token string, st UpstreamStatus, ep SupplierEndpoint, now time.Time) {
 	if orderType(&o) == model.OrderSubscription && st.Error == "" {
 		f.addChildren(ctx, o, st)
 	}
@@ -85,7 +87,11 @@ func (f *Fulfil) apply(ctx context.Context, o model.Order, token string, st Upst
 			return OrderChange{Changed: true}, nil
 		}
 		cur.LastError = ""
-		if finalStatus(cur.Status) { // settled by an admin meanwhile
+		if msg := noteCost(cur, st, ep); msg != "" { // the cost stays unknown (counted as such in reports)
+			f.costLog.Log(ctx, slog.LevelWarn, fmt.Sprint("cost:", ep.ID), "sync: charge not taken as cost",
+				"supplier", ep.ID, "order", cur.PublicID, "why", msg)
+		}
+		if finalStatus(cur.Status) { // settled by an admin meanwhile (its cost still counts)
 			cur.ForwardState = model.ForwardDone
 			return OrderChange{Changed: true}, nil
 		}

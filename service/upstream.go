@@ -14,6 +14,10 @@ type SupplierEndpoint struct {
 	ID  uint64 // the supplier's ID here, for metrics
 	URL string
 	Key string
+	// Currency and CurrencyRate convert its charges into the service
+	// currency (orders' cost).
+	Currency     string
+	CurrencyRate model.Money
 }
 
 // Outcome classifies a failed upstream call by what the supplier may have
@@ -48,7 +52,11 @@ type UpstreamStatus struct {
 	HasStartCount bool
 	Remains       int64
 	HasRemains    bool
-	Error         string
+	// Charge is what the supplier says it charged for the order, as it
+	// wrote it ("": not said), in Currency ("": not said).
+	Charge   string
+	Currency string
+	Error    string
 	// A subscription's answer: the status as sent (read with
 	// ParseSupplierSubStatus), the posts delivered and the child orders.
 	Text     string

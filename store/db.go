@@ -314,6 +314,9 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := ensureEventCursor(tx); err != nil {
 			return err
 		}
+		if err := db.backfillSales(tx); err != nil {
+			return err
+		}
 		main := model.Site{ID: MainSiteID, Name: "Main", IsMain: true}
 		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&main).Error
 	}

@@ -65,9 +65,12 @@ func (db *DB) placeOne(ctx context.Context, o *model.Order, newID func() (string
 			if res.RowsAffected == 0 {
 				return &service.Error{Code: service.ErrInsufficientFunds, Message: service.MsgNotEnoughFunds}
 			}
-			return tx.Exec(`INSERT INTO ledger_entries (user_id, amount, balance_after, kind, ref, reason, created_at)
+			if err := tx.Exec(`INSERT INTO ledger_entries (user_id, amount, balance_after, kind, ref, reason, created_at)
 				SELECT id, ?, balance, ?, ?, '', ? FROM users WHERE id = ?`,
-				-o.Charge, model.LedgerCharge, o.PublicID, now, o.UserID).Error
+				-o.Charge, model.LedgerCharge, o.PublicID, now, o.UserID).Error; err != nil {
+				return err
+			}
+			return db.writeSales(tx, placedSales(o))
 		})
 		if err != nil && (isUnavailable(err) || nodeLost(err)) {
 			if ok, _ := db.committed(ctx, err, []string{o.PublicID}); ok {

@@ -54,32 +54,41 @@ func (db *DB) ChangeOrder(ctx context.Context, publicID string, fn func(*model.O
 		if err := db.forUpdate(tx).Take(&o, "public_id = ?", publicID).Error; err != nil {
 			return err
 		}
+		before := salesOf(&o)
 		ch, err := fn(&o)
 		if err != nil {
 			return err
 		}
-		return db.saveOrderChange(tx, &o, ch)
+		return db.saveOrderChange(tx, &o, before, ch, nil)
 	})
 	return o, dbErr(err, "order")
 }
 
-// saveOrderChange writes a changed order and credits its refund with a
-// ledger row, inside tx.
-func (db *DB) saveOrderChange(tx *gorm.DB, o *model.Order, ch service.OrderChange) error {
+// saveOrderChange writes a changed order, credits its refund with a ledger
+// row and adds what changed of its refund and cost since before to the
+// sales aggregates, with sums (what else the transaction adds: nil, or a
+// new child order), in one upsert, inside tx.
+func (db *DB) saveOrderChange(tx *gorm.DB, o *model.Order, before salesState, ch service.OrderChange, sums salesSums) error {
 	if err := insertEvents(tx, ch.Events...); err != nil {
 		return err
 	}
+	if sums == nil {
+		sums = salesSums{}
+	}
 	if !ch.Changed && ch.Refund == 0 {
-		return nil
+		return db.writeSales(tx, sums)
 	}
 	o.UpdatedAt = db.now()
 	if err := tx.Save(o).Error; err != nil {
 		return err
 	}
-	if ch.Refund <= 0 {
-		return nil
+	if ch.Refund > 0 {
+		if err := db.credit(tx, &model.LedgerEntry{UserID: o.UserID, Amount: ch.Refund, Kind: model.LedgerRefund, Ref: o.PublicID}); err != nil {
+			return err
+		}
 	}
-	return db.credit(tx, &model.LedgerEntry{UserID: o.UserID, Amount: ch.Refund, Kind: model.LedgerRefund, Ref: o.PublicID})
+	sums.changed(before, o)
+	return db.writeSales(tx, sums)
 }
 
 // credit adds e.Amount (positive) to the user's balance and writes e.
@@ -149,7 +158,7 @@ func (db *DB) DecideTicket(ctx context.Context, id uint64, fn func(*model.Ticket
 		if err := db.forUpdate(tx).Take(&o, "id = ?", t.OrderID).Error; err != nil {
 			return err
 		}
-		before := t
+		before, sold := t, salesOf(&o)
 		ch, err := fn(&t, &o)
 		if err != nil {
 			return err
@@ -162,7 +171,7 @@ func (db *DB) DecideTicket(ctx context.Context, id uint64, fn func(*model.Ticket
 				return err
 			}
 		}
-		return db.saveOrderChange(tx, &o, ch)
+		return db.saveOrderChange(tx, &o, sold, ch, nil)
 	})
 	return service.TicketWithOrder{Ticket: t, PublicID: o.PublicID}, dbErr(err, "ticket")
 }

@@ -361,7 +361,12 @@ func (db *DB) placeBatch(ctx context.Context, reqs []*placeReq) (outcomes []erro
 		if res.RowsAffected != int64(len(debit)) {
 			return errBalanceMoved
 		}
-		return insertRows(tx, "INSERT INTO ledger_entries (user_id, amount, balance_after, kind, ref, reason, created_at)", ledger)
+		if err := insertRows(tx, "INSERT INTO ledger_entries (user_id, amount, balance_after, kind, ref, reason, created_at)", ledger); err != nil {
+			return err
+		}
+		// One upsert per distinct day, site, service, supplier and account
+		// of the batch, not one per order.
+		return db.writeSales(tx, placedSales(accepted...))
 	})
 	return outcomes, err
 }

@@ -131,6 +131,9 @@ func TestPlaceBatchMatchesSequential(t *testing.T) {
 					if nb, ne := countRows(t, db, "orders", batchIDs[i]), countRows(t, db, "events", batchIDs[i]); nb != ne {
 						t.Errorf("seed %d: account %d: %d orders, %d events", seed, i, nb, ne)
 					}
+					if bs, ss := mustSalesExact(t, db, batchIDs[i]), mustSalesExact(t, db, seqIDs[i]); bs != ss {
+						t.Errorf("seed %d: account %d: sales %+v after the batch, %+v one by one", seed, i, bs, ss)
+					}
 				}
 			}
 		})
@@ -160,6 +163,36 @@ func mustLedgerExact(t *testing.T, db *DB, user uint64) model.Money {
 		t.Errorf("user %d: balance %d, ledger sum %d", user, bal, sum)
 	}
 	return bal
+}
+
+// salesTotals is an account's sums, as both queries name them.
+type salesTotals struct {
+	Orders, Quantity, Revenue, Refunds, Cost, CostUnknown int64
+}
+
+func (s *salesTotals) fields() []any {
+	return []any{&s.Orders, &s.Quantity, &s.Revenue, &s.Refunds, &s.Cost, &s.CostUnknown}
+}
+
+// mustSalesExact checks an account's sales aggregates (summed over days
+// and slots) against its orders, and returns them.
+func mustSalesExact(t *testing.T, db *DB, user uint64) salesTotals {
+	t.Helper()
+	var agg, direct salesTotals
+	if err := db.g.WithContext(context.Background()).Raw(`SELECT COALESCE(SUM(orders), 0) AS orders, COALESCE(SUM(quantity), 0) AS quantity, COALESCE(SUM(revenue), 0) AS revenue,
+		COALESCE(SUM(refunds), 0) AS refunds, COALESCE(SUM(cost), 0) AS cost, COALESCE(SUM(cost_unknown), 0) AS cost_unknown
+		FROM sales_days WHERE dim = ? AND key_id = ?`, model.SalesUser, user).Row().Scan(agg.fields()...); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.g.WithContext(context.Background()).Raw(`SELECT COUNT(*) AS orders, COALESCE(SUM(quantity), 0) AS quantity, COALESCE(SUM(charge), 0) AS revenue,
+		COALESCE(SUM(refunded), 0) AS refunds, COALESCE(SUM(cost), 0) AS cost, COALESCE(SUM(CASE WHEN cost IS NULL THEN 1 ELSE 0 END), 0) AS cost_unknown
+		FROM orders WHERE user_id = ?`, user).Row().Scan(direct.fields()...); err != nil {
+		t.Fatal(err)
+	}
+	if agg != direct {
+		t.Errorf("user %d: sales aggregates %+v, orders %+v", user, agg, direct)
+	}
+	return agg
 }
 
 // storedOrders prints an account's orders as stored, but for what differs

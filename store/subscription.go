@@ -48,16 +48,19 @@ func (db *DB) AddPost(ctx context.Context, publicID string, newID func() (string
 				return err
 			}
 			var ch service.OrderChange
+			before := salesOf(&sub)
 			child, ch, err = fn(&sub, u.Balance, childID)
 			if err != nil {
 				return err
 			}
+			var sums salesSums
 			if child != nil {
 				if err := db.insertChild(tx, child); err != nil {
 					return err
 				}
+				sums = placedSales(child)
 			}
-			return db.saveOrderChange(tx, &sub, ch)
+			return db.saveOrderChange(tx, &sub, before, ch, sums)
 		})
 		if !errors.Is(err, gorm.ErrDuplicatedKey) {
 			return sub, child, dbErr(err, "order")

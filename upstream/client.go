@@ -257,6 +257,8 @@ func parseStatus(r json.RawMessage) service.UpstreamStatus {
 		Status     flexString      `json:"status"`
 		StartCount flexString      `json:"start_count"`
 		Remains    flexString      `json:"remains"`
+		Charge     flexString      `json:"charge"`
+		Currency   flexString      `json:"currency"`
 		Error      *string         `json:"error"`
 		Posts      flexString      `json:"posts"`
 		Orders     json.RawMessage `json:"orders"`
@@ -282,6 +284,7 @@ func parseStatus(r json.RawMessage) service.UpstreamStatus {
 	}
 	st.StartCount, st.HasStartCount = count(s.StartCount)
 	st.Remains, st.HasRemains = count(s.Remains)
+	st.Charge, st.Currency = string(s.Charge), string(s.Currency)
 	return st
 }
 
