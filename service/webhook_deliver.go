@@ -12,12 +12,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	mrand "math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"smmapi/model"
@@ -64,7 +66,8 @@ type Deliverer struct {
 	inFlight map[uint64]int // per endpoint
 	total    int
 	wg       sync.WaitGroup
-	polled   time.Time // the last poll (only Round reads and writes it)
+	polled   time.Time   // the last poll started (only Round reads and writes it)
+	polling  atomic.Bool // a poll is under way
 
 	// Outcomes wait here to be recorded together: a send that finds a
 	// recorder free writes the batch, and the next, until none waits.
@@ -84,13 +87,13 @@ func NewDeliverer(store WebhookStore, events EventStore, sealer Sealer, sender H
 const fanOutBatch = 1000
 
 // HotClaim lets a store call lease, in the same transaction, deliveries it
-// makes due: at most Room(endpoint) of each endpoint and Total in all,
-// each the oldest open one of its order.
+// makes due, each the oldest open one of its order: at most Room(endpoint)
+// of each endpoint (asked once per endpoint per call; the slots are
+// reserved already).
 type HotClaim struct {
 	Token string
 	Until time.Time
 	Room  func(endpoint uint64) int
-	Total int
 }
 
 // lease returns a new claim's token and expiry: the lease covers a send
@@ -105,35 +108,51 @@ func (d *Deliverer) lease(now time.Time) (string, time.Time) {
 //     free slots (a new event is sent within the round that numbers it);
 //   - recording a success leases that endpoint's next due deliveries (the
 //     next event of the same order among them);
-//   - the poll below, at most every pollEvery, finds what the two others
-//     left: retries, lapsed claims of a stopped instance, overflow.
+//   - the poll, at most every pollEvery and in its own goroutine (it is
+//     the slow one), finds what the two others left: retries, lapsed
+//     claims of a stopped instance, overflow.
+//
+// Every path reserves slots before it leases and settles after, so the
+// bounds hold whichever paths run at once.
 func (d *Deliverer) Round(ctx context.Context) (int, error) {
 	if _, err := d.events.SequenceEvents(ctx); err != nil {
 		return 0, fmt.Errorf("number events: %w", err)
 	}
 	started := 0
 	for {
-		free, _ := d.slots()
+		reserved := map[uint64]int{}
+		room := func(ep uint64) int {
+			n, ok := reserved[ep]
+			if !ok {
+				n = d.reserve(ep, d.cfg.PerEndpoint)
+				reserved[ep] = n
+			}
+			return n
+		}
 		token, until := d.lease(d.now())
-		n, hot, err := d.store.FanOutEvents(ctx, d.now(), d.cfg.MaxAge, fanOutBatch,
-			HotClaim{Token: token, Until: until, Room: d.roomFor, Total: max(free, 0)})
+		n, hot, err := d.store.FanOutEvents(ctx, d.now(), d.cfg.MaxAge, fanOutBatch, HotClaim{Token: token, Until: until, Room: room})
+		d.settle(reserved, hot)
 		if err != nil {
 			return started, fmt.Errorf("fan out events: %w", err)
 		}
-		if err := d.start(ctx, hot); err != nil {
-			return started, err
-		}
+		d.start(ctx, hot)
 		started += len(hot)
 		if n < fanOutBatch {
 			break
 		}
 	}
-	if time.Since(d.polled) < pollEvery {
-		return started, nil
+	if time.Since(d.polled) >= pollEvery && d.polling.CompareAndSwap(false, true) {
+		d.polled = time.Now()
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			defer d.polling.Store(false)
+			if err := d.poll(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("worker round failed", "worker", "webhooks", "err", fmt.Errorf("poll: %w", err))
+			}
+		}()
 	}
-	d.polled = time.Now()
-	n, err := d.poll(ctx)
-	return started + n, err
+	return started, nil
 }
 
 // pollEvery spaces the polls: each asks every enabled endpoint whether it
@@ -142,61 +161,66 @@ const pollEvery = 250 * time.Millisecond
 
 // poll leases due deliveries that no faster path took, within the free
 // slots, and starts them.
-func (d *Deliverer) poll(ctx context.Context) (int, error) {
+func (d *Deliverer) poll(ctx context.Context) error {
 	free, skip := d.slots()
 	if free <= 0 {
-		return 0, nil
+		return nil
 	}
 	now := d.now()
 	eps, err := d.store.DueEndpoints(ctx, now, skip)
 	if err != nil || len(eps) == 0 {
-		return 0, err
+		return err
 	}
 	// Endpoints take turns in a random order, each up to its own bound, so
-	// one endpoint's backlog never fills the slots of the others.
+	// one endpoint's backlog never fills the slots of the others; an even
+	// share each when many endpoints wait, so more of them move.
 	mrand.Shuffle(len(eps), func(i, j int) { eps[i], eps[j] = eps[j], eps[i] })
-	token, until := d.lease(now)
-	// An even share each when many endpoints wait, so more of them move.
 	share := max(free/len(eps), 1)
 	want := map[uint64]int{}
 	for _, ep := range eps {
-		if n := d.room(ep, min(share, free)); n > 0 {
-			want[ep], free = n, free-n
-		}
-		if free == 0 {
+		if n := d.reserve(ep, share); n > 0 {
+			want[ep] = n
+		} else if free, _ = d.slots(); free <= 0 {
 			break
 		}
 	}
+	token, until := d.lease(now)
 	keep, err := d.store.ClaimDeliveries(ctx, want, now, token, until)
+	d.settle(want, keep)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	return len(keep), d.start(ctx, keep)
+	d.start(ctx, keep)
+	return nil
 }
 
-// start takes slots for leased deliveries, reads what they need and sends
-// each in its own goroutine.
-func (d *Deliverer) start(ctx context.Context, keep []model.WebhookDelivery) error {
+// start reads what leased deliveries need and sends each in its own
+// goroutine; their slots are taken already. It returns at once: the
+// caller goes on fanning out or recording meanwhile.
+func (d *Deliverer) start(ctx context.Context, keep []model.WebhookDelivery) {
 	if len(keep) == 0 {
-		return nil
-	}
-	d.take(keep)
-	events, endpoints, err := d.store.DeliveryWork(ctx, keep)
-	if err != nil {
-		d.untake(keep) // the leases lapse: sent later
-		return fmt.Errorf("read webhook work: %w", err)
+		return
 	}
 	// A send under way when ctx ends runs to its end (bounded by
 	// webhooks.timeout): cut short, it would count as the receiver's failure.
 	sctx := context.WithoutCancel(ctx)
-	for _, del := range keep {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			d.send(sctx, del, events[del.EventRow], endpoints[del.EndpointID])
-		}()
-	}
-	return nil
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		events, endpoints, err := d.store.DeliveryWork(sctx, keep)
+		if err != nil {
+			d.untake(keep) // the leases lapse: sent later
+			d.log.Warn("read webhook work", "deliveries", len(keep), "err", err)
+			return
+		}
+		for _, del := range keep {
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				d.send(sctx, del, events[del.EventRow], endpoints[del.EndpointID])
+			}()
+		}
+	}()
 }
 
 // slots returns the free overall slots and the endpoints at their bound.
@@ -212,46 +236,60 @@ func (d *Deliverer) slots() (int, []uint64) {
 	return d.cfg.Concurrency - d.total, skip
 }
 
-// roomFor is how many more deliveries of an endpoint may start.
-func (d *Deliverer) roomFor(ep uint64) int { return d.room(ep, d.cfg.PerEndpoint) }
-
-// room is how many more deliveries of an endpoint may start, at most n.
-func (d *Deliverer) room(ep uint64, n int) int {
+// reserve takes up to n free slots of endpoint ep, within the bounds per
+// endpoint and overall, and returns how many it took.
+func (d *Deliverer) reserve(ep uint64, n int) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return max(min(n, d.cfg.PerEndpoint-d.inFlight[ep], d.cfg.Concurrency-d.total), 0)
+	k := max(min(n, d.cfg.PerEndpoint-d.inFlight[ep], d.cfg.Concurrency-d.total), 0)
+	if k > 0 {
+		d.inFlight[ep] += k
+		d.total += k
+	}
+	return k
 }
 
-// take reserves slots for claimed deliveries (room said they fit: only
-// the round adds, sends only free).
-func (d *Deliverer) take(ds []model.WebhookDelivery) {
+// settle frees the slots of free (per endpoint) and takes one for each of
+// leased, at once: a reservation turns into its leases with no moment in
+// which another path could take the slots.
+func (d *Deliverer) settle(free map[uint64]int, leased []model.WebhookDelivery) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, del := range ds {
+	for ep, n := range free {
+		d.inFlight[ep] -= n
+		d.total -= n
+	}
+	for _, del := range leased {
 		d.inFlight[del.EndpointID]++
 		d.total++
 	}
-}
-
-func (d *Deliverer) untake(ds []model.WebhookDelivery) {
-	d.mu.Lock()
-	for _, del := range ds {
-		if d.inFlight[del.EndpointID]--; d.inFlight[del.EndpointID] <= 0 {
-			delete(d.inFlight, del.EndpointID)
+	for ep := range free {
+		if d.inFlight[ep] <= 0 {
+			delete(d.inFlight, ep)
 		}
-		d.total--
 	}
+	freed := d.total < d.cfg.Concurrency
 	d.mu.Unlock()
-	select {
-	case d.done <- struct{}{}:
-	default:
+	if freed {
+		select {
+		case d.done <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// Done is signalled when a send finishes.
+// untake frees the slots of deliveries that are done.
+func (d *Deliverer) untake(ds []model.WebhookDelivery) {
+	free := map[uint64]int{}
+	for _, del := range ds {
+		free[del.EndpointID]++
+	}
+	d.settle(free, nil)
+}
+
+// Done is signalled when slots are freed.
 func (d *Deliverer) Done() <-chan struct{} { return d.done }
 
-// Wait waits for the sends under way.
+// Wait waits for the sends (and the poll) under way.
 func (d *Deliverer) Wait() { d.wg.Wait() }
 
 // send makes one attempt and records it.
@@ -341,26 +379,24 @@ func (d *Deliverer) finish(ctx context.Context, batch []model.WebhookDelivery) {
 	reason := func(last model.WebhookDelivery) string {
 		return fmt.Sprintf("%d consecutive failed deliveries (last: %s)", d.cfg.MaxFailures, firstRunes(last.LastError, 200))
 	}
-	// An endpoint that took a delivery may take its next ones, up to its
-	// bound counting the slots this batch frees (a failing one waits for
-	// the poll: no tight loop against a dead receiver).
+	// An endpoint that took a delivery may take its next ones, in the
+	// batch's slots and whatever more its bound allows (a failing one waits
+	// for the poll: no tight loop against a dead receiver).
 	mine, ok := map[uint64]int{}, map[uint64]bool{}
 	for _, del := range batch {
 		mine[del.EndpointID]++
 		ok[del.EndpointID] = ok[del.EndpointID] || del.Status == model.DeliverySucceeded
 	}
-	more, total := map[uint64]int{}, 0
-	d.mu.Lock()
+	held := maps.Clone(mine) // the slots this batch holds, reserved ones added
+	allow := map[uint64]int{}
 	for ep := range ok {
 		if ok[ep] {
-			more[ep] = max(d.cfg.PerEndpoint-d.inFlight[ep]+mine[ep], 0)
-			total += more[ep]
+			held[ep] += d.reserve(ep, d.cfg.PerEndpoint)
+			allow[ep] = held[ep]
 		}
 	}
-	total = min(total, d.cfg.Concurrency-d.total+len(batch))
-	d.mu.Unlock()
 	token, until := d.lease(d.now())
-	next := HotClaim{Token: token, Until: until, Room: func(ep uint64) int { return more[ep] }, Total: total}
+	next := HotClaim{Token: token, Until: until, Room: func(ep uint64) int { return allow[ep] }}
 	var disabled []uint64
 	var chained []model.WebhookDelivery
 	var err error
@@ -373,12 +409,8 @@ func (d *Deliverer) finish(ctx context.Context, batch []model.WebhookDelivery) {
 	if err != nil {
 		d.log.Warn("record webhook deliveries", "deliveries", len(batch), "err", err)
 	}
-	// The chained sends take their slots before the batch frees its own, so
-	// no poll takes them meanwhile.
-	if err := d.start(ctx, chained); err != nil {
-		d.log.Warn("start webhook deliveries", "err", err)
-	}
-	d.untake(batch)
+	d.settle(held, chained)
+	d.start(ctx, chained)
 	for _, ep := range disabled {
 		for _, del := range slices.Backward(batch) {
 			if del.EndpointID == ep && del.Status != model.DeliverySucceeded {

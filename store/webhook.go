@@ -208,9 +208,9 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, maxAge time.Durat
 
 // leaseNew marks the new deliveries that hot may send at once: the first of
 // their order in rows, with no open delivery of the same order already
-// stored, within hot's room per endpoint and in all.
+// stored, within hot's room per endpoint.
 func leaseNew(tx *gorm.DB, rows []model.WebhookDelivery, hot service.HotClaim) error {
-	if hot.Total <= 0 || len(rows) == 0 {
+	if len(rows) == 0 {
 		return nil
 	}
 	type chain struct {
@@ -219,7 +219,6 @@ func leaseNew(tx *gorm.DB, rows []model.WebhookDelivery, hot service.HotClaim) e
 	}
 	first := map[chain]int{} // chain → its first row
 	used := map[uint64]int{}
-	total := 0
 	var cand []int
 	for i, r := range rows {
 		c := chain{r.EndpointID, r.OrderRef}
@@ -227,9 +226,8 @@ func leaseNew(tx *gorm.DB, rows []model.WebhookDelivery, hot service.HotClaim) e
 			continue
 		}
 		first[c] = i
-		if total < hot.Total && used[r.EndpointID] < hot.Room(r.EndpointID) {
+		if used[r.EndpointID] < hot.Room(r.EndpointID) {
 			used[r.EndpointID]++
-			total++
 			cand = append(cand, i)
 		}
 	}
@@ -416,12 +414,11 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []model.WebhookDelivery, 
 		}
 		// The endpoints' next due deliveries, now that these left the
 		// chains (an endpoint disabled meanwhile gets none).
-		want, total := map[uint64]int{}, 0
+		want := map[uint64]int{}
 		for _, d := range mine {
 			if _, ok := want[d.EndpointID]; !ok && !slices.Contains(disabled, d.EndpointID) {
-				if n := min(next.Room(d.EndpointID), next.Total-total); n > 0 {
+				if n := next.Room(d.EndpointID); n > 0 {
 					want[d.EndpointID] = n
-					total += n
 				}
 			}
 		}

@@ -50,7 +50,7 @@ func TestWebhookLeases(t *testing.T) {
 			room := func(n int) service.HotClaim {
 				tokens++
 				return service.HotClaim{Token: "tok" + string(rune('a'+tokens)), Until: time.Now().Add(time.Minute),
-					Room: func(uint64) int { return n }, Total: 100}
+					Room: func(uint64) int { return n }}
 			}
 			orders := func(ds []model.WebhookDelivery) []string {
 				var out []string
@@ -153,7 +153,7 @@ func TestWebhookBatchDisables(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			hc := service.HotClaim{Token: "t", Until: time.Now().Add(time.Minute), Room: func(uint64) int { return 5 }, Total: 5}
+			hc := service.HotClaim{Token: "t", Until: time.Now().Add(time.Minute), Room: func(uint64) int { return 5 }}
 			_, hot, err := db.FanOutEvents(ctx, time.Now(), time.Hour, 1000, hc)
 			if err != nil || len(hot) != 5 {
 				t.Fatalf("leased %d, %v", len(hot), err)
