@@ -1,57 +1,171 @@
 package service
 
 import (
-	"compress/gzip"
 	"container/list"
+	"io"
+	"slices"
 	"sync"
-	"time"
 
 	"smmapi/model"
 )
 
-// priceList is the services answer at one price list's rates, both
-// versions, plain and gzipped, and the account's own rates for add.
+// priceList is an account's price list: what its services answers differ
+// by from the common catalog's. It keeps the rates only; its plain answers
+// are written from the common answer's pieces with these rates between
+// them, exact to the byte what serializing the catalog at these rates
+// gives (TestPriceListBytes). Its gzipped answers are compressed on first
+// use and kept here.
 type priceList struct {
 	key    string
-	v2, v3 Body
-	own    map[uint64]model.Money
-	exp    time.Time
-	size   int
+	p      Pricing
+	own    map[uint64]model.Money // for add
+	cat    *catalogBodies         // the catalog it was built on
+	serial uint64
+	// ownAt and ownRate are the own prices in catalog order (positions
+	// in cat.rows): without a discount only those rates differ from the
+	// common answer.
+	ownAt   []int32
+	ownRate []model.Money
+
+	mu   sync.Mutex
+	gz   [2][]byte // v2, v3
+	size int       // guarded by the LRU's lock
 }
 
-func (l *priceList) pick(version int) Body {
+// buildList returns the price list of p on the catalog b.
+func buildList(key string, b *catalogBodies, p Pricing, own map[uint64]model.Money) *priceList {
+	l := &priceList{key: key, p: p, own: own, cat: b, serial: b.serial}
+	for id := range own {
+		if i, ok := b.index[id]; ok {
+			l.ownAt = append(l.ownAt, i)
+		}
+	}
+	slices.Sort(l.ownAt)
+	l.ownRate = make([]model.Money, len(l.ownAt))
+	for k, i := range l.ownAt {
+		l.ownRate[k] = own[b.rows[i].ID]
+	}
+	l.size = 48*len(own) + 12*len(l.ownAt) + 256
+	return l
+}
+
+func (l *priceList) gzipped(version int) []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gz[versionIndex(version)]
+}
+
+func (l *priceList) setGzip(version int, z []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gz[versionIndex(version)] = z
+}
+
+// versionIndex is 0 for v2, 1 for v3 (any other version answers as v3).
+func versionIndex(version int) int {
 	if version == 2 {
-		return l.v2
+		return 0
 	}
-	return l.v3
+	return 1
 }
 
-// buildList serializes the common catalog b at p's rates. Its gzip level is
-// the default, not the common catalog's best: a thousand accounts' lists
-// are rebuilt after every catalog change, and the best level costs about
-// three times the CPU for a few percent.
-func buildList(key string, b *catalogBodies, p Pricing, own map[uint64]model.Money, now time.Time) (*priceList, error) {
-	v2 := make([]ServiceV2, len(b.rows))
-	v3 := make([]ServiceV3, len(b.rows))
-	for i, r := range b.rows {
-		o, ok := own[r.ID]
-		r.Rate = p.Rate(r.Rate, o, ok)
-		v2[i] = serviceV2(r)
-		v3[i] = ServiceV3{ServiceV2: v2[i], Dripfeed: r.Dripfeed, Desc: r.Description}
+// splice calls emit with the list's answer of a version in order: pieces
+// of the common answer (shared, never to be modified) and rate texts (in
+// rate, valid until emit returns). A list without a discount replaces its
+// own prices only; one with a discount every rate.
+func (l *priceList) splice(version int, emit func(common, rate []byte) error) error {
+	j, cuts := l.cat.v2.JSON, &l.cat.cuts[versionIndex(version)]
+	if version != 2 {
+		j = l.cat.v3.JSON
 	}
-	// Its own TTL: a list outlives the common catalog's entry (rebuilt
-	// from the same rows until TopicCatalog clears every list).
-	l := &priceList{key: key, own: own, exp: now.Add(cacheTTL)}
-	var err error
-	if l.v2, err = body(v2, gzip.DefaultCompression); err != nil {
-		return nil, err
+	var text [32]byte
+	prev := int32(0)
+	put := func(i int32, r model.Money) error {
+		err := emit(j[prev:cuts.at[i]], r.AppendText(text[:0]))
+		prev = cuts.end[i]
+		return err
 	}
-	if l.v3, err = body(v3, gzip.DefaultCompression); err != nil {
-		return nil, err
+	if l.p.Discount == 0 {
+		for k, i := range l.ownAt {
+			if err := put(i, l.ownRate[k]); err != nil {
+				return err
+			}
+		}
+	} else {
+		k := 0
+		for i, r := range l.cat.rows {
+			rate := r.Rate
+			if k < len(l.ownAt) && l.ownAt[k] == int32(i) {
+				rate = l.ownRate[k]
+				k++
+			} else {
+				rate = discounted(rate, l.p.Discount)
+			}
+			if err := put(int32(i), rate); err != nil {
+				return err
+			}
+		}
 	}
-	l.size = len(l.v2.JSON) + len(l.v2.Gzip) + len(l.v3.JSON) + len(l.v3.Gzip) + 48*len(own) + 256
-	return l, nil
+	return emit(j[prev:], nil)
 }
+
+// appendJSON appends a version's plain answer to dst.
+func (l *priceList) appendJSON(dst []byte, version int) []byte {
+	l.splice(version, func(common, rate []byte) error {
+		dst = append(append(dst, common...), rate...)
+		return nil
+	})
+	return dst
+}
+
+// writeJSON writes a version's plain answer to w: long pieces of the
+// common answer as they are, short ones and the rates gathered in a pooled
+// 64 KB buffer first, so that a list with a rate in every object costs a
+// copy through a buffer that stays in the CPU's cache, and one with a few
+// own prices hardly more than the common answer.
+func (l *priceList) writeJSON(w io.Writer, version int) error {
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	buf := (*bp)[:0]
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		_, err := w.Write(buf)
+		buf = buf[:0]
+		return err
+	}
+	err := l.splice(version, func(common, rate []byte) error {
+		if len(common) >= directPiece {
+			if err := flush(); err != nil {
+				return err
+			}
+			if _, err := w.Write(common); err != nil {
+				return err
+			}
+		} else {
+			buf = append(buf, common...)
+		}
+		buf = append(buf, rate...)
+		if len(buf) >= chunkSize-directPiece {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	*bp = buf[:0]
+	return err
+}
+
+// writeJSON's buffer, and the pieces it writes without copying.
+const (
+	chunkSize   = 64 << 10
+	directPiece = 8 << 10
+)
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
 
 // priceLists is an LRU of price lists bounded by their bytes.
 type priceLists struct {
@@ -92,6 +206,27 @@ func (c *priceLists) put(l *priceList) {
 	c.byKey[l.key] = c.order.PushFront(l)
 	c.size += l.size
 	for c.size > c.max {
+		e := c.order.Back()
+		old := e.Value.(*priceList)
+		c.order.Remove(e)
+		delete(c.byKey, old.key)
+		c.size -= old.size
+	}
+}
+
+// grew adds n bytes to a kept list's size (its gzipped answer, built
+// after it was put), evicting past the bound; a list no longer kept is
+// left alone.
+func (c *priceLists) grew(l *priceList, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byKey[l.key]
+	if !ok || e.Value.(*priceList) != l {
+		return
+	}
+	l.size += n
+	c.size += n
+	for c.size > c.max && c.order.Len() > 0 {
 		e := c.order.Back()
 		old := e.Value.(*priceList)
 		c.order.Remove(e)

@@ -8,6 +8,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 
 	"smmapi/model"
@@ -47,7 +48,24 @@ func (p Pricing) Rate(base, own model.Money, hasOwn bool) model.Money {
 	if p.Discount == 0 {
 		return base
 	}
-	r, _ := mulDivHalfUp(int64(base), int64(100_00-p.Discount), 100_00) // never above base: no overflow
+	return discounted(base, p.Discount)
+}
+
+// discounted is base × (1 − d ÷ 100), half-up to 4 decimals. Rates up to
+// the money bound (10^14 units) times 10^4 fit in an int64, so the common
+// case is integer arithmetic (a price list with a discount computes every
+// rate of the catalog); mulDivHalfUp's big integers take the rest.
+func discounted(base model.Money, d model.Percent) model.Money {
+	f := int64(100_00 - d)
+	if base >= 0 && base <= math.MaxInt64/100_00 && f >= 0 && f <= 100_00 {
+		p := int64(base) * f
+		q, r := p/100_00, p%100_00
+		if 2*r >= 100_00 {
+			q++
+		}
+		return model.Money(q)
+	}
+	r, _ := mulDivHalfUp(int64(base), f, 100_00) // never above base: no overflow
 	return r
 }
 

@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -150,3 +151,24 @@ func TestPriceListsLRU(t *testing.T) {
 		t.Errorf("a list over the bound was kept")
 	}
 }
+
+// The integer fast path of a discount rounds as the big-integer one.
+func TestDiscountedExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	bases := []model.Money{0, 1, 4999, 5000, 12345, 99_999_9999, maxMoneyUnits, maxMoneyUnits - 1}
+	for range 20000 {
+		bases = append(bases, model.Money(r.Int64N(int64(maxMoneyUnits))))
+	}
+	for i, b := range bases {
+		d := model.Percent(r.IntN(100_01))
+		if i%7 == 0 {
+			d = model.Percent([]int{0, 1, 50_00, 99_99, 100_00}[i%5])
+		}
+		want, _ := mulDivHalfUp(int64(b), int64(100_00-d), 100_00)
+		if got := discounted(b, d); got != want {
+			t.Fatalf("discounted(%s, %s%%) = %s, want %s", b, d, got, want)
+		}
+	}
+}
+
+const maxMoneyUnits = model.Money(100_000_000_000_000)
