@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,6 +130,7 @@ func (p *publicAPI) services(c echo.Context, r request) error {
 	}
 	// A price list's answer: the common answer's pieces and its rates.
 	h.Set(echo.HeaderContentType, "application/json")
+	h.Set(echo.HeaderContentLength, strconv.Itoa(b.Len()))
 	c.Response().WriteHeader(http.StatusOK)
 	return b.WriteJSON(c.Response())
 }

@@ -16,7 +16,7 @@ import (
 // gives (TestPriceListBytes). Its gzipped answers are compressed on first
 // use and kept here.
 type priceList struct {
-	key    string
+	key    listKey
 	p      Pricing
 	own    map[uint64]model.Money // for add
 	cat    *catalogBodies         // the catalog it was built on
@@ -27,13 +27,17 @@ type priceList struct {
 	ownAt   []int32
 	ownRate []model.Money
 
+	// delta is how much longer the list's plain answer is than the common
+	// one (the same in both versions: the same rates).
+	delta int
+
 	mu   sync.Mutex
 	gz   [2][]byte // v2, v3
 	size int       // guarded by the LRU's lock
 }
 
 // buildList returns the price list of p on the catalog b.
-func buildList(key string, b *catalogBodies, p Pricing, own map[uint64]model.Money) *priceList {
+func buildList(key listKey, b *catalogBodies, p Pricing, own map[uint64]model.Money) *priceList {
 	l := &priceList{key: key, p: p, own: own, cat: b, serial: b.serial}
 	for id := range own {
 		if i, ok := b.index[id]; ok {
@@ -45,8 +49,36 @@ func buildList(key string, b *catalogBodies, p Pricing, own map[uint64]model.Mon
 	for k, i := range l.ownAt {
 		l.ownRate[k] = own[b.rows[i].ID]
 	}
+	var text [32]byte
+	l.splice(2, func(_, rate []byte) error {
+		l.delta += len(rate)
+		return nil
+	})
+	for _, r := range l.changed() {
+		l.delta -= len(b.rows[r].Rate.AppendText(text[:0]))
+	}
 	l.size = 48*len(own) + 12*len(l.ownAt) + 256
 	return l
+}
+
+// changed returns the positions whose rate the list replaces.
+func (l *priceList) changed() []int32 {
+	if l.p.Discount == 0 {
+		return l.ownAt
+	}
+	all := make([]int32, len(l.cat.rows))
+	for i := range all {
+		all[i] = int32(i)
+	}
+	return all
+}
+
+// Len is the length of a version's plain answer.
+func (l *priceList) Len(version int) int {
+	if version == 2 {
+		return len(l.cat.v2.JSON) + l.delta
+	}
+	return len(l.cat.v3.JSON) + l.delta
 }
 
 func (l *priceList) gzipped(version int) []byte {
@@ -118,52 +150,43 @@ func (l *priceList) appendJSON(dst []byte, version int) []byte {
 	return dst
 }
 
-// writeJSON writes a version's plain answer to w: long pieces of the
-// common answer as they are, short ones and the rates gathered in a pooled
-// 64 KB buffer first, so that a list with a rate in every object costs a
-// copy through a buffer that stays in the CPU's cache, and one with a few
-// own prices hardly more than the common answer.
+// writeJSON writes a version's plain answer to w in writes of at least
+// chunkSize (but the last): the rates and the common answer's pieces are
+// gathered in a pooled buffer that stays in the CPU's cache, and a long
+// piece fills the buffer, then goes as it is. A list with a few own prices
+// costs a few more writes than the common answer; one with a rate in every
+// object a copy of the answer through the buffer.
 func (l *priceList) writeJSON(w io.Writer, version int) error {
 	bp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bp)
 	buf := (*bp)[:0]
-	flush := func() error {
-		if len(buf) == 0 {
-			return nil
-		}
-		_, err := w.Write(buf)
-		buf = buf[:0]
-		return err
-	}
 	err := l.splice(version, func(common, rate []byte) error {
-		if len(common) >= directPiece {
-			if err := flush(); err != nil {
+		if len(buf)+len(common) > chunkSize {
+			n := chunkSize - len(buf)
+			buf = append(buf, common[:n]...)
+			if _, err := w.Write(buf); err != nil {
 				return err
 			}
-			if _, err := w.Write(common); err != nil {
-				return err
+			buf, common = buf[:0], common[n:]
+			if len(common) >= chunkSize {
+				if _, err := w.Write(common); err != nil {
+					return err
+				}
+				common = nil
 			}
-		} else {
-			buf = append(buf, common...)
 		}
-		buf = append(buf, rate...)
-		if len(buf) >= chunkSize-directPiece {
-			return flush()
-		}
+		buf = append(append(buf, common...), rate...)
 		return nil
 	})
-	if err == nil {
-		err = flush()
+	if err == nil && len(buf) > 0 {
+		_, err = w.Write(buf)
 	}
 	*bp = buf[:0]
 	return err
 }
 
-// writeJSON's buffer, and the pieces it writes without copying.
-const (
-	chunkSize   = 64 << 10
-	directPiece = 8 << 10
-)
+// writeJSON's buffer.
+const chunkSize = 64 << 10
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
 
@@ -173,14 +196,14 @@ type priceLists struct {
 	max   int
 	size  int
 	order *list.List // front: most recently used
-	byKey map[string]*list.Element
+	byKey map[listKey]*list.Element
 }
 
 func newPriceLists(maxBytes int) *priceLists {
-	return &priceLists{max: maxBytes, order: list.New(), byKey: map[string]*list.Element{}}
+	return &priceLists{max: maxBytes, order: list.New(), byKey: map[listKey]*list.Element{}}
 }
 
-func (c *priceLists) get(key string) *priceList {
+func (c *priceLists) get(key listKey) *priceList {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.byKey[key]
@@ -239,7 +262,7 @@ func (c *priceLists) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.order.Init()
-	c.byKey = map[string]*list.Element{}
+	c.byKey = map[listKey]*list.Element{}
 	c.size = 0
 }
 

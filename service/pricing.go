@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
 
 	"smmapi/model"
 )
@@ -26,16 +25,21 @@ type Pricing struct {
 // Common reports whether the account pays the catalog rates.
 func (p Pricing) Common() bool { return p.Discount == 0 && !p.Own }
 
-// key names the account's price list. Accounts with only a discount share
-// the list of that discount; one with prices of its own has its own list,
+// listKey names a price list. Accounts with only a discount share the list
+// of that discount (user 0); one with prices of its own has its own list,
 // named with the revision of its prices so that a change names a new list
-// (the old one ages out of the LRU).
-func (p Pricing) key() string {
-	d := strconv.FormatInt(int64(p.Discount), 10)
+// (the old one ages out of the LRU). A struct: no allocation per request.
+type listKey struct {
+	user     uint64
+	rev      int64
+	discount model.Percent
+}
+
+func (p Pricing) key() listKey {
 	if !p.Own {
-		return "d" + d
+		return listKey{discount: p.Discount}
 	}
-	return "u" + strconv.FormatUint(p.UserID, 10) + "." + strconv.FormatInt(p.Rev, 10) + ".d" + d
+	return listKey{user: p.UserID, rev: p.Rev, discount: p.Discount}
 }
 
 // Rate is the account's rate for a service of catalog rate base: its own

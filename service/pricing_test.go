@@ -133,21 +133,21 @@ func TestSyncChanges(t *testing.T) {
 func TestPriceListsLRU(t *testing.T) {
 	c := newPriceLists(300)
 	for i := range 5 {
-		c.put(&priceList{key: fmt.Sprint(i), size: 100})
+		c.put(&priceList{key: listKey{user: uint64(i)}, size: 100})
 		if i == 2 {
-			c.get("0") // used: kept over 1
+			c.get(listKey{user: 0}) // used: kept over 1
 		}
 	}
-	for k, want := range map[string]bool{"0": true, "1": false, "2": false, "3": true, "4": true} {
-		if got := c.get(k) != nil; got != want {
-			t.Errorf("key %s kept %v, want %v", k, got, want)
+	for k, want := range map[uint64]bool{0: true, 1: false, 2: false, 3: true, 4: true} {
+		if got := c.get(listKey{user: k}) != nil; got != want {
+			t.Errorf("key %d kept %v, want %v", k, got, want)
 		}
 	}
 	if n, b := c.len(); n != 3 || b != 300 {
 		t.Errorf("len %d lists, %d bytes", n, b)
 	}
-	c.put(&priceList{key: "big", size: 301})
-	if c.get("big") != nil {
+	c.put(&priceList{key: listKey{user: 99}, size: 301})
+	if c.get(listKey{user: 99}) != nil {
 		t.Errorf("a list over the bound was kept")
 	}
 }

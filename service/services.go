@@ -52,6 +52,14 @@ type Body struct {
 	v    int
 }
 
+// Len is the length of the plain answer.
+func (b Body) Len() int {
+	if b.list == nil {
+		return len(b.JSON)
+	}
+	return b.list.Len(b.v)
+}
+
 // WriteJSON writes the plain answer.
 func (b Body) WriteJSON(w io.Writer) error {
 	if b.list == nil {
@@ -81,6 +89,7 @@ type catalogBodies struct {
 	index  map[uint64]int32 // ID → position in rows
 	exp    time.Time
 	serial uint64
+	gen    uint64 // the cache generation it was built in
 }
 
 // rateCuts locates each service's rate text in a version's common answer:
@@ -102,7 +111,11 @@ type Services struct {
 	// lists holds the answers of accounts with prices of their own or a
 	// discount, one per distinct price list, bounded in bytes.
 	lists  *priceLists
-	listMu sync.Mutex // one price list build at a time
+	listMu sync.Mutex // one price list build (or compression) at a time
+	// What a compression reuses, under listMu.
+	plain []byte
+	gzOut bytes.Buffer
+	gzw   *gzip.Writer
 
 	mu      sync.Mutex // guards gen and the storing of bodies
 	buildMu sync.Mutex // one rebuild at a time: no stampede on expiry
@@ -167,26 +180,24 @@ func (s *Services) listGzip(l *priceList, version int) ([]byte, error) {
 	if z := l.gzipped(version); z != nil {
 		return z, nil
 	}
-	buf := plainPool.Get().(*[]byte)
-	*buf = l.appendJSON((*buf)[:0], version)
-	var gz bytes.Buffer
-	gz.Grow(len(*buf) / 8)
-	w, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
-	w.Write(*buf)
-	err := w.Close()
-	plainPool.Put(buf)
-	if err != nil {
+	// Under listMu: one plain buffer, compressor and output reused.
+	s.plain = l.appendJSON(s.plain[:0], version)
+	s.gzOut.Reset()
+	if s.gzw == nil {
+		s.gzw, _ = gzip.NewWriterLevel(&s.gzOut, gzip.DefaultCompression)
+	} else {
+		s.gzw.Reset(&s.gzOut)
+	}
+	s.gzw.Write(s.plain)
+	if err := s.gzw.Close(); err != nil {
 		return nil, err
 	}
-	z := gz.Bytes()
+	z := bytes.Clone(s.gzOut.Bytes()) // exactly its size: the LRU counts it
 	l.setGzip(version, z)
 	s.lists.grew(l, len(z))
 	return z, nil
 }
 
-// plainPool holds buffers a list's plain answer is assembled in to be
-// compressed.
-var plainPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
 
 // list returns the account's price list: from the LRU when it was built
 // on the current catalog, else built from it and the account's own prices.
@@ -194,9 +205,6 @@ var plainPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return 
 // replaced (see Body).
 func (s *Services) list(ctx context.Context, p Pricing) (*priceList, error) {
 	cacheOn := s.bus != nil && s.bus.Live()
-	s.mu.Lock()
-	gen := s.gen
-	s.mu.Unlock()
 	b, err := s.load(ctx)
 	if err != nil {
 		return nil, err
@@ -211,6 +219,14 @@ func (s *Services) list(ctx context.Context, p Pricing) (*priceList, error) {
 		defer s.listMu.Unlock()
 		if l := s.lists.get(key); l != nil && l.serial == b.serial {
 			return l, nil
+		}
+	}
+	s.mu.Lock()
+	gen := s.gen
+	s.mu.Unlock()
+	if gen != b.gen { // the catalog b was dropped meanwhile: build on the new one
+		if b, err = s.load(ctx); err != nil {
+			return nil, err
 		}
 	}
 	var own map[uint64]model.Money
@@ -253,6 +269,7 @@ func (s *Services) load(ctx context.Context) (*catalogBodies, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.gen = gen
 	if cacheOn {
 		s.mu.Lock()
 		if gen == s.gen { // no invalidation raced the build

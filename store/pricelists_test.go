@@ -123,6 +123,9 @@ func TestPriceListBytes(t *testing.T) {
 						if plain.JSON != nil {
 							t.Fatalf("account %d: the common answer", a.p.UserID)
 						}
+						if plain.Len() != len(w) {
+							t.Fatalf("account %d (%+v), v%d: Len %d, want %d", a.p.UserID, a.p, version, plain.Len(), len(w))
+						}
 						var direct bytes.Buffer
 						small := &smallWrites{}
 						if err := plain.WriteJSON(&direct); err != nil {
