@@ -160,6 +160,7 @@ func (l *priceList) writeJSON(w io.Writer, version int) error {
 	bp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bp)
 	buf := (*bp)[:0]
+	// Between calls len(buf) < chunkSize.
 	err := l.splice(version, func(common, rate []byte) error {
 		if len(buf)+len(common) > chunkSize {
 			n := chunkSize - len(buf)
@@ -176,6 +177,11 @@ func (l *priceList) writeJSON(w io.Writer, version int) error {
 			}
 		}
 		buf = append(append(buf, common...), rate...)
+		if len(buf) >= chunkSize {
+			_, err := w.Write(buf)
+			buf = buf[:0]
+			return err
+		}
 		return nil
 	})
 	if err == nil && len(buf) > 0 {
