@@ -192,6 +192,7 @@ func loadListBodies(c echo.Context) error {
 		zw.Close()
 		set[i] = [2][]byte{b, zb.Bytes()}
 	}
+	listBodies.Clear() // one set at a time: 1000 answers of 600 KB are big
 	listBodies.Store(filepath.Base(dir), set)
 	return c.NoContent(http.StatusOK)
 }
