@@ -145,8 +145,7 @@ func (s *Services) Invalidate(topic string) {
 }
 
 // Do returns the public catalog of API version 2 or 3 at the account's
-// rates, serialized.
-// The answer is gzipped when gz, else plain.
+// rates, serialized: gzipped when gz, else plain.
 func (s *Services) Do(ctx context.Context, p Pricing, version int, gz bool) (Body, error) {
 	if !p.Common() {
 		l, err := s.list(ctx, p)
@@ -198,7 +197,6 @@ func (s *Services) listGzip(l *priceList, version int) ([]byte, error) {
 	return z, nil
 }
 
-
 // list returns the account's price list: from the LRU when it was built
 // on the current catalog, else built from it and the account's own prices.
 // A list is only rates: its answers are the common catalog's with the rates
@@ -238,7 +236,7 @@ func (s *Services) list(ctx context.Context, p Pricing) (*priceList, error) {
 	l := buildList(key, b, p, own)
 	if cacheOn {
 		s.mu.Lock()
-		if gen == s.gen { // built from the catalog still current
+		if gen == s.gen && b.gen == gen { // built from the catalog still current
 			s.lists.put(l)
 		}
 		s.mu.Unlock()
