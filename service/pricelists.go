@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"smmapi/model"
 )
@@ -31,9 +32,9 @@ type priceList struct {
 	// one (the same in both versions: the same rates).
 	delta int
 
-	mu   sync.Mutex
-	gz   [2][]byte // v2, v3
-	size int       // guarded by the LRU's lock
+	gz   [2]atomic.Pointer[[]byte] // v2, v3
+	used atomic.Bool               // read since the LRU's last look at it
+	size int                       // guarded by the LRU's lock
 }
 
 // buildList returns the price list of p on the catalog b.
@@ -82,15 +83,14 @@ func (l *priceList) Len(version int) int {
 }
 
 func (l *priceList) gzipped(version int) []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.gz[versionIndex(version)]
+	if z := l.gz[versionIndex(version)].Load(); z != nil {
+		return *z
+	}
+	return nil
 }
 
 func (l *priceList) setGzip(version int, z []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.gz[versionIndex(version)] = z
+	l.gz[versionIndex(version)].Store(&z)
 }
 
 // versionIndex is 0 for v2, 1 for v3 (any other version answers as v3).
@@ -196,12 +196,17 @@ const chunkSize = 64 << 10
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
 
-// priceLists is an LRU of price lists bounded by their bytes.
+// priceLists keeps price lists bounded by their bytes, evicting the least
+// recently used first, approximately (second chance): a hit takes only the
+// read lock and marks the list used; eviction, under the lock, moves a used
+// list from the back to the front once instead of evicting it. A thousand
+// accounts' requests rotating over their lists hit it tens of thousands of
+// times a second, and a move to the front under one lock per hit showed.
 type priceLists struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	max   int
 	size  int
-	order *list.List // front: most recently used
+	order *list.List // front: most recently added or spared
 	byKey map[listKey]*list.Element
 }
 
@@ -210,18 +215,21 @@ func newPriceLists(maxBytes int) *priceLists {
 }
 
 func (c *priceLists) get(key listKey) *priceList {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
 	e, ok := c.byKey[key]
+	c.mu.RUnlock()
 	if !ok {
 		return nil
 	}
-	c.order.MoveToFront(e)
-	return e.Value.(*priceList)
+	l := e.Value.(*priceList)
+	if !l.used.Load() {
+		l.used.Store(true)
+	}
+	return l
 }
 
-// put adds l, evicting the least recently used lists past the bound. A
-// list bigger than the whole bound is not kept.
+// put adds l, evicting past the bound. A list bigger than the whole bound
+// is not kept.
 func (c *priceLists) put(l *priceList) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -234,13 +242,7 @@ func (c *priceLists) put(l *priceList) {
 	}
 	c.byKey[l.key] = c.order.PushFront(l)
 	c.size += l.size
-	for c.size > c.max {
-		e := c.order.Back()
-		old := e.Value.(*priceList)
-		c.order.Remove(e)
-		delete(c.byKey, old.key)
-		c.size -= old.size
-	}
+	c.evict()
 }
 
 // grew adds n bytes to a kept list's size (its gzipped answer, built
@@ -255,9 +257,19 @@ func (c *priceLists) grew(l *priceList, n int) {
 	}
 	l.size += n
 	c.size += n
+	c.evict()
+}
+
+// evict removes lists from the back until the bound holds, sparing once
+// each list used since it was last looked at. Under the lock.
+func (c *priceLists) evict() {
 	for c.size > c.max && c.order.Len() > 0 {
 		e := c.order.Back()
 		old := e.Value.(*priceList)
+		if old.used.Swap(false) {
+			c.order.MoveToFront(e)
+			continue
+		}
 		c.order.Remove(e)
 		delete(c.byKey, old.key)
 		c.size -= old.size
