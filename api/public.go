@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,17 +114,25 @@ func (p *publicAPI) dispatch(version int) echo.HandlerFunc {
 // services writes the pre-serialized catalog, gzipped when the client
 // accepts it.
 func (p *publicAPI) services(c echo.Context, r request) error {
-	b, err := p.a.Services.Do(c.Request().Context(), r.acct.Pricing, r.version)
+	gz := acceptsGzip(c.Request().Header.Get("Accept-Encoding"))
+	b, err := p.a.Services.Do(c.Request().Context(), r.acct.Pricing, r.version, gz)
 	if err != nil {
 		return err
 	}
 	h := c.Response().Header()
 	h.Add("Vary", "Accept-Encoding")
-	if acceptsGzip(c.Request().Header.Get("Accept-Encoding")) {
+	if gz {
 		h.Set("Content-Encoding", "gzip")
 		return c.Blob(http.StatusOK, "application/json", b.Gzip)
 	}
-	return c.Blob(http.StatusOK, "application/json", b.JSON)
+	if b.JSON != nil {
+		return c.Blob(http.StatusOK, "application/json", b.JSON)
+	}
+	// A price list's answer: the common answer's pieces and its rates.
+	h.Set(echo.HeaderContentType, "application/json")
+	h.Set(echo.HeaderContentLength, strconv.Itoa(b.Len()))
+	c.Response().WriteHeader(http.StatusOK)
+	return b.WriteJSON(c.Response())
 }
 
 // acceptsGzip reads Accept-Encoding, honouring "gzip;q=0".

@@ -124,6 +124,13 @@ func (c *CatalogSync) sync(ctx context.Context, sup model.Supplier) (outcome, re
 		if ok {
 			e = &entry
 		}
+		// Most services are unchanged in a round: those that are by the
+		// copy read above open no transaction (one that changes meanwhile
+		// is seen by the next round); the others are decided again under
+		// the row lock.
+		if cp := s; len(syncChanges(&cp, e, sup, c.MaxChange)) == 0 && cp == s {
+			continue
+		}
 		var n int
 		_, err := c.store.ChangeService(ctx, s.ID, func(s *model.Service) ([]model.CatalogChange, error) {
 			if !s.Sync || s.SupplierID == nil || *s.SupplierID != sup.ID { // changed meanwhile

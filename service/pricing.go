@@ -8,7 +8,7 @@ package service
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"math"
 
 	"smmapi/model"
 )
@@ -25,16 +25,21 @@ type Pricing struct {
 // Common reports whether the account pays the catalog rates.
 func (p Pricing) Common() bool { return p.Discount == 0 && !p.Own }
 
-// key names the account's price list. Accounts with only a discount share
-// the list of that discount; one with prices of its own has its own list,
+// listKey names a price list. Accounts with only a discount share the list
+// of that discount (user 0); one with prices of its own has its own list,
 // named with the revision of its prices so that a change names a new list
-// (the old one ages out of the LRU).
-func (p Pricing) key() string {
-	d := strconv.FormatInt(int64(p.Discount), 10)
+// (the old one ages out of the LRU). A struct: no allocation per request.
+type listKey struct {
+	user     uint64
+	rev      int64
+	discount model.Percent
+}
+
+func (p Pricing) key() listKey {
 	if !p.Own {
-		return "d" + d
+		return listKey{discount: p.Discount}
 	}
-	return "u" + strconv.FormatUint(p.UserID, 10) + "." + strconv.FormatInt(p.Rev, 10) + ".d" + d
+	return listKey{user: p.UserID, rev: p.Rev, discount: p.Discount}
 }
 
 // Rate is the account's rate for a service of catalog rate base: its own
@@ -47,7 +52,24 @@ func (p Pricing) Rate(base, own model.Money, hasOwn bool) model.Money {
 	if p.Discount == 0 {
 		return base
 	}
-	r, _ := mulDivHalfUp(int64(base), int64(100_00-p.Discount), 100_00) // never above base: no overflow
+	return discounted(base, p.Discount)
+}
+
+// discounted is base × (1 − d ÷ 100), half-up to 4 decimals. Rates up to
+// the money bound (10^14 units) times 10^4 fit in an int64, so the common
+// case is integer arithmetic (a price list with a discount computes every
+// rate of the catalog); mulDivHalfUp's big integers take the rest.
+func discounted(base model.Money, d model.Percent) model.Money {
+	f := int64(100_00 - d)
+	if base >= 0 && base <= math.MaxInt64/100_00 && f >= 0 && f <= 100_00 {
+		p := int64(base) * f
+		q, r := p/100_00, p%100_00
+		if 2*r >= 100_00 {
+			q++
+		}
+		return model.Money(q)
+	}
+	r, _ := mulDivHalfUp(int64(base), f, 100_00) // never above base: no overflow
 	return r
 }
 

@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -132,21 +133,42 @@ func TestSyncChanges(t *testing.T) {
 func TestPriceListsLRU(t *testing.T) {
 	c := newPriceLists(300)
 	for i := range 5 {
-		c.put(&priceList{key: fmt.Sprint(i), size: 100})
+		c.put(&priceList{key: listKey{user: uint64(i)}, size: 100})
 		if i == 2 {
-			c.get("0") // used: kept over 1
+			c.get(listKey{user: 0}) // used: kept over 1
 		}
 	}
-	for k, want := range map[string]bool{"0": true, "1": false, "2": false, "3": true, "4": true} {
-		if got := c.get(k) != nil; got != want {
-			t.Errorf("key %s kept %v, want %v", k, got, want)
+	for k, want := range map[uint64]bool{0: true, 1: false, 2: false, 3: true, 4: true} {
+		if got := c.get(listKey{user: k}) != nil; got != want {
+			t.Errorf("key %d kept %v, want %v", k, got, want)
 		}
 	}
 	if n, b := c.len(); n != 3 || b != 300 {
 		t.Errorf("len %d lists, %d bytes", n, b)
 	}
-	c.put(&priceList{key: "big", size: 301})
-	if c.get("big") != nil {
+	c.put(&priceList{key: listKey{user: 99}, size: 301})
+	if c.get(listKey{user: 99}) != nil {
 		t.Errorf("a list over the bound was kept")
 	}
 }
+
+// The integer fast path of a discount rounds as the big-integer one.
+func TestDiscountedExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	bases := []model.Money{0, 1, 4999, 5000, 12345, 99_999_9999, maxMoneyUnits, maxMoneyUnits - 1}
+	for range 20000 {
+		bases = append(bases, model.Money(r.Int64N(int64(maxMoneyUnits))))
+	}
+	for i, b := range bases {
+		d := model.Percent(r.IntN(100_01))
+		if i%7 == 0 {
+			d = model.Percent([]int{0, 1, 50_00, 99_99, 100_00}[i%5])
+		}
+		want, _ := mulDivHalfUp(int64(b), int64(100_00-d), 100_00)
+		if got := discounted(b, d); got != want {
+			t.Fatalf("discounted(%s, %s%%) = %s, want %s", b, d, got, want)
+		}
+	}
+}
+
+const maxMoneyUnits = model.Money(100_000_000_000_000)

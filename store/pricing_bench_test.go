@@ -17,10 +17,13 @@ import (
 )
 
 // BenchmarkServicesPriceLists measures the services action's service
-// object on a 1000-service catalog: the common answer (the baseline: its
-// pre-serialized body), accounts with their own price lists served from the
-// LRU (1000 accounts, distinct lists), and the same with an LRU too small
-// to hold them (every request builds its list). Run:
+// object on a 1000-service catalog, per call, the plain answer written to
+// io.Discard: the common answer (the baseline: its pre-serialized body);
+// 1000 accounts with their own prices (distinct lists) served from the LRU,
+// with one own price each ("own") or also a 5% discount (every rate
+// differs: "own+discount"); and the same with an LRU too small to keep any
+// list (every call builds one: "miss"). heapMB is the heap with every
+// list kept. Run:
 //
 //	go test ./store -run '^$' -bench ServicesPriceLists -benchtime 2000x
 func BenchmarkServicesPriceLists(b *testing.B) {
@@ -56,14 +59,16 @@ func BenchmarkServicesPriceLists(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pricing := func(n int) func(i int) service.Pricing {
-		return func(i int) service.Pricing { return service.Pricing{UserID: uint64(i%n + 1), Rev: 1, Own: true} }
+	pricing := func(discount model.Percent) func(i int) service.Pricing {
+		return func(i int) service.Pricing {
+			return service.Pricing{UserID: uint64(i%accounts + 1), Rev: 1, Own: true, Discount: discount}
+		}
 	}
-	run := func(name string, cacheBytes int, p func(i int) service.Pricing) {
+	run := func(name string, cacheBytes int, gz bool, p func(i int) service.Pricing) {
 		b.Run(name, func(b *testing.B) {
 			svc := service.NewServices(db, db, NewMemoryBus(), now, cacheBytes)
 			for i := range accounts { // warm: every list built once
-				if _, err := svc.Do(ctx, p(i), 3); err != nil {
+				if _, err := svc.Do(ctx, p(i), 3, gz); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -73,20 +78,29 @@ func BenchmarkServicesPriceLists(b *testing.B) {
 			b.ResetTimer()
 			var n int
 			for i := range b.N {
-				body, err := svc.Do(ctx, p(i), 3)
+				body, err := svc.Do(ctx, p(i), 3, gz)
 				if err != nil {
 					b.Fatal(err)
 				}
-				n = len(body.Gzip)
+				if gz {
+					n = len(body.Gzip)
+				} else if err := body.WriteJSON(io.Discard); err != nil {
+					b.Fatal(err)
+				}
 			}
-			b.ReportMetric(float64(n)/1024, "gzKB")
+			if gz {
+				b.ReportMetric(float64(n)/1024, "gzKB")
+			}
 			b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heapMB")
 		})
 	}
-	run("common", 64<<20, func(int) service.Pricing { return service.Pricing{} })
-	// A list of this catalog is ~460 KB (v2 and v3, plain and gzipped): 100
-	// lists fit 64 MB, 1000 do not, and a cyclic walk over more lists than
-	// fit misses every time (LRU).
-	run("own-lists-100-in-64MB", 64<<20, pricing(100))
-	run("own-lists-1000-in-64MB", 64<<20, pricing(accounts))
+	common := func(int) service.Pricing { return service.Pricing{} }
+	run("common/plain", 64<<20, false, common)
+	run("common/gzip", 64<<20, true, common)
+	run("own/plain", 64<<20, false, pricing(0))
+	run("own/gzip", 64<<20, true, pricing(0))
+	run("own+discount/plain", 64<<20, false, pricing(5_00))
+	run("own+discount/gzip", 64<<20, true, pricing(5_00))
+	run("own/plain/miss", 1, false, pricing(0))
+	run("own/gzip/miss", 1, true, pricing(0))
 }

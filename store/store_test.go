@@ -23,7 +23,7 @@ import (
 
 // mustDBs opens a fresh store per backend: SQLite always, MySQL when
 // SMMAPI_TEST_MYSQL_DSN is set (a failure under CI=true, else a skip).
-func mustDBs(t *testing.T) map[string]*DB {
+func mustDBs(t testing.TB) map[string]*DB {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

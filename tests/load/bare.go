@@ -120,6 +120,8 @@ func serveBare(ctx context.Context, driver, dsn, bodyPath string, poolSize int) 
 	e.POST("/in100", b.inList)
 	e.POST("/debit", b.debit)
 	e.POST("/body", b.serveBody)
+	e.POST("/listbodies", loadListBodies) // tests/load/pricelists.go
+	e.POST("/listbody", serveListBody)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -393,6 +393,8 @@ type scenario struct {
 	p99cap   bool    // the target also caps p99 at the ceiling's
 	also     *target // another ceiling, measured right after, for the notes
 	baseName string  // scaling: compare with this phase-1 scenario
+	// prepare, when set, runs before the scenario (provisioning it needs).
+	prepare func(context.Context) error
 }
 
 // runScenarios measures each scenario beside its ceiling.
@@ -401,6 +403,11 @@ func (h *harness) runScenarios(ctx context.Context, rep *report, list []scenario
 	for _, s := range list {
 		if !h.selected(s.name) {
 			continue
+		}
+		if s.prepare != nil {
+			if err := s.prepare(ctx); err != nil {
+				return rows, fmt.Errorf("%s: %w", s.name, err)
+			}
 		}
 		var before hotCheck
 		if s.hot {
@@ -503,6 +510,7 @@ func (h *harness) fullRun(ctx context.Context) (*report, error) {
 		scenario{name: "balance", smm: h.smmapi("balance", false, pool(b.perAccount("balance", false))),
 			ceilName: "PK select", ceil: h.ceiling("ceiling: PK select", "/pk", false, pool(b.perAccount("balance", true))), want: 0.60},
 	)
+	list = append(list, h.priceListScenarios()...)
 	var err error
 	if rep.rows, err = h.runScenarios(ctx, rep, list); err != nil {
 		return nil, err

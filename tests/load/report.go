@@ -149,14 +149,14 @@ func (r *report) String() string {
 	for _, m := range r.extra {
 		fmt.Fprintf(&b, "- also measured: %s: %.0f req/s, p50 %s, p99 %s", m.name, m.rps, ms(m.p50), ms(m.p99))
 		for _, x := range r.rows {
-			if x.name == "status (1 ID)" && m.rps > 0 {
-				fmt.Fprintf(&b, " (status (1 ID) = %.2f of it)", x.smm.rps/m.rps)
+			if (x.name == "status (1 ID)" || strings.HasSuffix(m.name, "("+x.name+")")) && m.rps > 0 {
+				fmt.Fprintf(&b, " (%s = %.2f of it)", x.name, x.smm.rps/m.rps)
 			}
 		}
 		b.WriteString("\n")
 	}
 	for _, x := range r.rows {
-		if x.name == "services v2 (gzip)" || x.name == "services v2" {
+		if strings.HasPrefix(x.name, "services") {
 			fmt.Fprintf(&b, "- %s: smmapi answered %d of %d compressed, %.1f KB per answer; ceiling %.1f KB per answer\n",
 				x.name, x.smm.encoded, x.smm.ok, kb(x.smm.bytes, x.smm.ok), kb(x.ceil.bytes, x.ceil.ok))
 		}
