@@ -99,7 +99,7 @@ func (pl *priceLists) prepare(ctx context.Context, gz, discount bool) error {
 			for j := range priceListOwn {
 				svc := cat[(i*priceListOwn+j*611)%len(cat)].Service
 				rate := money(int64(10000 + i*priceListOwn + j))
-				if err := h.adminDo(ctx, http.MethodPut, fmt.Sprintf("/users/%d/prices/%s", pl.ids[i], svc), map[string]any{"rate": rate}); err != nil {
+				if err := h.adminDo(ctx, http.DefaultClient, http.MethodPut, fmt.Sprintf("/users/%d/prices/%s", pl.ids[i], svc), map[string]any{"rate": rate}, nil, 0); err != nil {
 					return err
 				}
 			}
@@ -117,7 +117,7 @@ func (pl *priceLists) prepare(ctx context.Context, gz, discount bool) error {
 		step("giving the %d accounts a discount each", n)
 		err := parallel(n, 8, func(i int) error {
 			d := fmt.Sprintf("%d.%02d", 1+i%20, i%100)
-			return h.adminDo(ctx, http.MethodPatch, fmt.Sprintf("/users/%d", pl.ids[i]), map[string]any{"discount_percent": d})
+			return h.adminDo(ctx, http.DefaultClient, http.MethodPatch, fmt.Sprintf("/users/%d", pl.ids[i]), map[string]any{"discount_percent": d}, nil, 0)
 		})
 		if err != nil {
 			return err
@@ -219,24 +219,3 @@ func serveListBody(c echo.Context) error {
 
 // warmClient keeps bodies as sent (no transparent gunzip).
 var warmClient = &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 8}}
-
-// adminDo calls the internal API with any method, wanting a 2xx.
-func (h *harness) adminDo(ctx context.Context, method, path string, in any) error {
-	b, _ := json.Marshal(in)
-	req, err := http.NewRequestWithContext(ctx, method, h.internal+path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+h.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	return nil
-}

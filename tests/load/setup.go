@@ -329,6 +329,31 @@ func (h *harness) admin(ctx context.Context, path string, in, out any, want int)
 	return nil
 }
 
+// adminDo calls the internal API with any method through c and decodes
+// the answer into out; want 0 takes any 2xx.
+func (h *harness) adminDo(ctx context.Context, c *http.Client, method, path string, in, out any, want int) error {
+	b, _ := json.Marshal(in)
+	req, err := http.NewRequestWithContext(ctx, method, h.internal+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want && (want != 0 || resp.StatusCode/100 != 2) {
+		return fmt.Errorf("%s %s: %d, want %d: %.300s", method, path, resp.StatusCode, want, body)
+	}
+	if out != nil {
+		return json.Unmarshal(body, out)
+	}
+	return nil
+}
+
 // account creates a user with a balance, and an API key when withKey.
 func (h *harness) account(ctx context.Context, name, balance string, withKey bool) (uint64, string, error) {
 	var u struct{ ID uint64 }

@@ -9,7 +9,6 @@ package main
 // to the receiver's answer.
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -117,30 +116,6 @@ func verifyHook(secret []byte, header string, body []byte) bool {
 	m.Write(body)
 	want := hex.EncodeToString(m.Sum(nil))
 	return slices.ContainsFunc(sigs, func(s string) bool { return hmac.Equal([]byte(s), []byte(want)) })
-}
-
-// adminDo calls the internal API with any method.
-func (h *harness) adminDo(ctx context.Context, c *http.Client, method, path string, in, out any, want int) error {
-	b, _ := json.Marshal(in)
-	req, err := http.NewRequestWithContext(ctx, method, h.internal+path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+h.token)
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: %d, want %d: %.300s", method, path, resp.StatusCode, want, body)
-	}
-	if out != nil {
-		return json.Unmarshal(body, out)
-	}
-	return nil
 }
 
 // hookOrder is an order the scenario changes.
