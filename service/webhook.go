@@ -40,7 +40,8 @@ type WebhookStore interface {
 	// FanOutEvents turns up to batch numbered events after the fan-out
 	// cursor into deliveries, one per matching enabled endpoint, and moves
 	// the cursor, in one transaction (one fan-out at a time); it returns
-	// how many events it read and the deliveries it leased by hot.
+	// how many events it read and the deliveries it created, those it
+	// leased by hot carrying hot's token.
 	FanOutEvents(ctx context.Context, now time.Time, maxAge time.Duration, batch int, hot HotClaim) (int, []model.WebhookDelivery, error)
 	// DueEndpoints returns the enabled endpoints not in skip that have due,
 	// unclaimed deliveries.
@@ -48,6 +49,9 @@ type WebhookStore interface {
 	// ClaimDeliveries leases, per endpoint of want, up to its count of due
 	// deliveries, each the oldest open one of its order.
 	ClaimDeliveries(ctx context.Context, want map[uint64]int, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error)
+	// LeaseListed leases those of ids that are due, free and the oldest
+	// open delivery of their order.
+	LeaseListed(ctx context.Context, ids []uint64, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error)
 	// DeliveryWork reads the events and endpoints of claimed deliveries.
 	DeliveryWork(ctx context.Context, ds []model.WebhookDelivery) (map[uint64]model.Event, map[uint64]model.WebhookEndpoint, error)
 	// FinishDeliveries records attempts (each under its claim token) and

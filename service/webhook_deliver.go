@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"maps"
 	mrand "math/rand/v2"
 	"net/http"
 	"slices"
@@ -68,6 +67,7 @@ type Deliverer struct {
 	wg       sync.WaitGroup
 	polled   time.Time   // the last poll started (only Round reads and writes it)
 	polling  atomic.Bool // a poll is under way
+	queue    []queued    // fan-out's deliveries not leased yet, oldest first (only Round touches it)
 
 	// Outcomes wait here to be recorded together: a send that finds a
 	// recorder free writes the batch, and the next, until none waits.
@@ -106,8 +106,8 @@ func (d *Deliverer) lease(now time.Time) (string, time.Time) {
 // many it started. Three paths start sends, fastest first:
 //   - fan-out leases the deliveries it creates while their endpoints have
 //     free slots (a new event is sent within the round that numbers it);
-//   - recording a success leases that endpoint's next due deliveries (the
-//     next event of the same order among them);
+//   - the rest wait in a queue, oldest first, leased as slots free up;
+//   - recording a sent delivery leases the next event of its order;
 //   - the poll, at most every pollEvery and in its own goroutine (it is
 //     the slow one), finds what the two others left: retries, lapsed
 //     claims of a stopped instance, overflow.
@@ -118,19 +118,33 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 	if _, err := d.events.SequenceEvents(ctx); err != nil {
 		return 0, fmt.Errorf("number events: %w", err)
 	}
-	started := 0
+	// What waits is leased first; new deliveries are leased as they are
+	// written only when nothing waits (else they join the queue's end).
+	started, err := d.dispatch(ctx)
+	if err != nil {
+		return started, fmt.Errorf("lease queued deliveries: %w", err)
+	}
 	for {
 		reserved := map[uint64]int{}
+		waiting := len(d.queue) > 0
 		room := func(ep uint64) int {
 			n, ok := reserved[ep]
-			if !ok {
+			if !ok && !waiting {
 				n = d.reserve(ep, d.cfg.PerEndpoint)
-				reserved[ep] = n
 			}
+			reserved[ep] = n
 			return n
 		}
 		token, until := d.lease(d.now())
-		n, hot, err := d.store.FanOutEvents(ctx, d.now(), d.cfg.MaxAge, fanOutBatch, HotClaim{Token: token, Until: until, Room: room})
+		n, created, err := d.store.FanOutEvents(ctx, d.now(), d.cfg.MaxAge, fanOutBatch, HotClaim{Token: token, Until: until, Room: room})
+		var hot []model.WebhookDelivery
+		for _, del := range created {
+			if del.ClaimToken == token {
+				hot = append(hot, del)
+			} else if len(d.queue) < maxQueued {
+				d.queue = append(d.queue, queued{id: del.ID, endpoint: del.EndpointID})
+			}
+		}
 		d.settle(reserved, hot)
 		if err != nil {
 			return started, fmt.Errorf("fan out events: %w", err)
@@ -141,6 +155,11 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 			break
 		}
 	}
+	k, err := d.dispatch(ctx)
+	if err != nil {
+		return started, fmt.Errorf("lease queued deliveries: %w", err)
+	}
+	started += k
 	if time.Since(d.polled) >= pollEvery && d.polling.CompareAndSwap(false, true) {
 		d.polled = time.Now()
 		d.wg.Add(1)
@@ -153,6 +172,54 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 		}()
 	}
 	return started, nil
+}
+
+// queued is a delivery fan-out wrote and could not lease at once.
+type queued struct{ id, endpoint uint64 }
+
+// maxQueued bounds the queue (16 bytes an entry); what does not fit is
+// found by the poll.
+const maxQueued = 100_000
+
+// dispatch leases queued deliveries, oldest first, within the free slots:
+// each new delivery waits in arrival order, whatever its endpoint, rather
+// than for a poll to pick its endpoint. An entry whose endpoint is at its
+// bound stays queued; one that cannot be leased (its order's older event
+// is still open, or another instance took it) leaves the queue: the
+// success of its order's older event leases it, or the poll finds it.
+func (d *Deliverer) dispatch(ctx context.Context) (int, error) {
+	free, _ := d.slots()
+	if free <= 0 || len(d.queue) == 0 {
+		return 0, nil
+	}
+	reserved := map[uint64]int{}
+	var ids []uint64
+	rest := d.queue[:0]
+	for i, q := range d.queue {
+		if len(ids) == free {
+			rest = append(rest, d.queue[i:]...)
+			break
+		}
+		if d.reserve(q.endpoint, 1) == 1 {
+			reserved[q.endpoint]++
+			ids = append(ids, q.id)
+		} else {
+			rest = append(rest, q)
+		}
+	}
+	d.queue = rest
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	now := d.now()
+	token, until := d.lease(now)
+	leased, err := d.store.LeaseListed(ctx, ids, now, token, until)
+	d.settle(reserved, leased)
+	if err != nil {
+		return 0, err
+	}
+	d.start(ctx, leased)
+	return len(leased), nil
 }
 
 // pollEvery spaces the polls: each asks every enabled endpoint whether it
@@ -371,32 +438,22 @@ func (d *Deliverer) record(ctx context.Context, del model.WebhookDelivery) {
 	d.rmu.Unlock()
 }
 
-// finish records a batch of outcomes and frees their slots; an endpoint
-// with a success leases its next due deliveries in the same transaction,
-// sent at once. A record that fails leaves the claims to lapse
+// finish records a batch of outcomes and frees their slots; each order
+// whose delivery was sent (or died) has its next event leased in the same
+// transaction, sent at once in the freed slot. A record that fails leaves the claims to lapse
 // into second sends: it is tried a few times first.
 func (d *Deliverer) finish(ctx context.Context, batch []model.WebhookDelivery) {
 	reason := func(last model.WebhookDelivery) string {
 		return fmt.Sprintf("%d consecutive failed deliveries (last: %s)", d.cfg.MaxFailures, firstRunes(last.LastError, 200))
 	}
-	// An endpoint that took a delivery may take its next ones, in the
-	// batch's slots and whatever more its bound allows (a failing one waits
-	// for the poll: no tight loop against a dead receiver).
-	mine, ok := map[uint64]int{}, map[uint64]bool{}
+	// An order whose delivery was sent (or died) may have its next event
+	// sent at once, in the slot this batch frees.
+	held := map[uint64]int{}
 	for _, del := range batch {
-		mine[del.EndpointID]++
-		ok[del.EndpointID] = ok[del.EndpointID] || del.Status == model.DeliverySucceeded
-	}
-	held := maps.Clone(mine) // the slots this batch holds, reserved ones added
-	allow := map[uint64]int{}
-	for ep := range ok {
-		if ok[ep] {
-			held[ep] += d.reserve(ep, d.cfg.PerEndpoint)
-			allow[ep] = held[ep]
-		}
+		held[del.EndpointID]++
 	}
 	token, until := d.lease(d.now())
-	next := HotClaim{Token: token, Until: until, Room: func(ep uint64) int { return allow[ep] }}
+	next := HotClaim{Token: token, Until: until, Room: func(ep uint64) int { return held[ep] }}
 	var disabled []uint64
 	var chained []model.WebhookDelivery
 	var err error

@@ -123,7 +123,8 @@ const deliveryInsertBatch = 500
 // event becomes one delivery per matching endpoint, exactly once. An
 // endpoint gets the events created since it was. A delivery that is the
 // oldest open one of its order is leased by hot as it is written, within
-// hot's room: the caller sends it at once, without polling for it.
+// hot's room: the caller sends it at once, without polling for it. It
+// returns every delivery it created (the leased ones carry hot's token).
 func (db *DB) FanOutEvents(ctx context.Context, now time.Time, maxAge time.Duration, batch int, hot service.HotClaim) (int, []model.WebhookDelivery, error) {
 	due, err := db.anyRow(ctx, "SELECT e.id FROM events e, event_cursors c WHERE c.id = ? AND e.seq > c.last",
 		model.WebhookFanoutCursor)
@@ -182,28 +183,26 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, maxAge time.Durat
 	if err != nil {
 		return 0, nil, dbErr(err, "delivery")
 	}
-	var evRows []uint64
-	for _, r := range rows {
-		if r.ClaimToken != "" {
-			evRows = append(evRows, r.EventRow)
-		}
-	}
-	if len(evRows) == 0 {
+	if len(rows) == 0 {
 		return n, nil, nil
 	}
+	evRows := make([]uint64, len(rows))
+	for i, r := range rows {
+		evRows[i] = r.EventRow
+	}
 	// Read back for their IDs (the event_row index; one endpoint per
-	// account, so an event row names one delivery of this fan-out).
-	var leased []model.WebhookDelivery
+	// account, so an event row names one delivery).
+	var created []model.WebhookDelivery
 	for k := 0; k < len(evRows); k += deliveryInsertBatch {
 		var part []model.WebhookDelivery
-		if err := db.g.WithContext(ctx).Where("event_row IN ? AND claim_token = ?", evRows[k:min(k+deliveryInsertBatch, len(evRows))], hot.Token).
+		if err := db.g.WithContext(ctx).Where("event_row IN ?", evRows[k:min(k+deliveryInsertBatch, len(evRows))]).
 			Order("id").Find(&part).Error; err != nil {
 			// Committed: the leases lapse and the poll sends them.
 			return n, nil, dbErr(err, "delivery")
 		}
-		leased = append(leased, part...)
+		created = append(created, part...)
 	}
-	return n, leased, nil
+	return n, created, nil
 }
 
 // leaseNew marks the new deliveries that hot may send at once: the first of
@@ -332,8 +331,22 @@ func claimDue(g *gorm.DB, want map[uint64]int, now time.Time, token string, unti
 		return nil, nil
 	}
 	var ids []uint64
-	if err := g.Raw(sb.String(), args...).Scan(&ids).Error; err != nil || len(ids) == 0 {
+	if err := g.Raw(sb.String(), args...).Scan(&ids).Error; err != nil {
 		return nil, err
+	}
+	return leaseIDs(g, ids, now, token, until)
+}
+
+// chainFirst is the condition that a delivery d is the oldest open one of
+// its order at its endpoint (the chain index answers it).
+const chainFirst = ` AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = d.endpoint_id
+	AND o.order_ref = d.order_ref AND o.event_seq < d.event_seq AND o.next_at IS NOT NULL)`
+
+// leaseIDs leases the deliveries of ids still open and free in one UPDATE
+// by primary key, and reads back what it took by its token.
+func leaseIDs(g *gorm.DB, ids []uint64, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error) {
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	slices.Sort(ids)
 	res := g.Model(&model.WebhookDelivery{}).Where("id IN ? AND status IN ?"+freeClaim, ids, openDeliveries, now).
@@ -344,6 +357,23 @@ func claimDue(g *gorm.DB, want map[uint64]int, now time.Time, token string, unti
 	var ds []model.WebhookDelivery
 	err := g.Where("id IN ? AND claim_token = ?", ids, token).Order("next_at").Find(&ds).Error
 	return ds, err
+}
+
+// LeaseListed leases those of ids that are due, free and the oldest open
+// delivery of their order (the caller's queue of what fan-out wrote).
+func (db *DB) LeaseListed(ctx context.Context, ids []uint64, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	g := db.g.WithContext(ctx)
+	var ok []uint64
+	err := g.Raw("SELECT id FROM webhook_deliveries d WHERE id IN ? AND next_at <= ? AND (claim_until IS NULL OR claim_until < ?)"+chainFirst,
+		ids, now, now).Scan(&ok).Error
+	if err != nil {
+		return nil, dbErr(err, "delivery")
+	}
+	ds, err := leaseIDs(g, ok, now, token, until)
+	return ds, dbErr(err, "delivery")
 }
 
 // DeliveryWork reads the events and endpoints claimed deliveries need.
@@ -376,7 +406,9 @@ func (db *DB) DeliveryWork(ctx context.Context, ds []model.WebhookDelivery) (map
 // the claim it was made with (a lapsed claim's new owner records instead),
 // and counts each endpoint's consecutive failures in the order of ds: a
 // success resets them, reaching maxFailures disables the endpoint with
-// reason(its last failed delivery). It returns the endpoints it disabled.
+// reason(its last failed delivery). An order whose delivery was sent (or
+// died) has its next event leased by next, when due. It returns the
+// endpoints it disabled and the leased deliveries.
 func (db *DB) FinishDeliveries(ctx context.Context, ds []model.WebhookDelivery, maxFailures int64,
 	reason func(model.WebhookDelivery) string, next service.HotClaim) ([]uint64, []model.WebhookDelivery, error) {
 	ids := make([]uint64, 0, len(ds))
@@ -412,30 +444,33 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []model.WebhookDelivery, 
 		if err := countFailures(tx, mine, maxFailures, reason, now, &disabled); err != nil {
 			return err
 		}
-		// The endpoints' next due deliveries, now that these left the
-		// chains (an endpoint disabled meanwhile gets none).
-		want := map[uint64]int{}
+		// The next event of each order whose delivery left the chain (sent
+		// or dead), when due, in its endpoint's freed slots.
+		var sb strings.Builder
+		var args []any
+		used := map[uint64]int{}
 		for _, d := range mine {
-			if _, ok := want[d.EndpointID]; !ok && !slices.Contains(disabled, d.EndpointID) {
-				if n := next.Room(d.EndpointID); n > 0 {
-					want[d.EndpointID] = n
-				}
+			if d.NextAt != nil || slices.Contains(disabled, d.EndpointID) || used[d.EndpointID] >= next.Room(d.EndpointID) {
+				continue
 			}
+			used[d.EndpointID]++
+			if sb.Len() > 0 {
+				sb.WriteString(" OR ")
+			}
+			sb.WriteString("(d.endpoint_id = ? AND d.order_ref = ?)")
+			args = append(args, d.EndpointID, d.OrderRef)
 		}
-		if len(want) == 0 {
+		if len(args) == 0 {
 			return nil
 		}
-		var on []uint64
-		if err := tx.Model(&model.WebhookEndpoint{}).Where("id IN ? AND enabled = ?", mapKeys(want), true).Pluck("id", &on).Error; err != nil {
+		var ids []uint64
+		err := tx.Raw("SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled = ? WHERE ("+
+			sb.String()+") AND d.next_at <= ? AND (d.claim_until IS NULL OR d.claim_until < ?)"+chainFirst,
+			append(append([]any{true}, args...), now, now)...).Scan(&ids).Error
+		if err != nil {
 			return err
 		}
-		for ep := range want {
-			if !slices.Contains(on, ep) {
-				delete(want, ep)
-			}
-		}
-		var err error
-		leased, err = claimDue(tx, want, now, next.Token, next.Until)
+		leased, err = leaseIDs(tx, ids, now, next.Token, next.Until)
 		return err
 	})
 	if err != nil {
@@ -444,13 +479,6 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []model.WebhookDelivery, 
 	return disabled, leased, nil
 }
 
-func mapKeys[K comparable, V any](m map[K]V) []K {
-	ks := make([]K, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	return ks
-}
 
 // finishRows writes each delivery's outcome in one UPDATE, a CASE per
 // column.

@@ -55,7 +55,9 @@ func TestWebhookLeases(t *testing.T) {
 			orders := func(ds []model.WebhookDelivery) []string {
 				var out []string
 				for _, d := range ds {
-					out = append(out, d.OrderRef)
+					if d.ClaimToken != "" {
+						out = append(out, d.OrderRef)
+					}
 				}
 				slices.Sort(out)
 				return out
@@ -64,12 +66,20 @@ func TestWebhookLeases(t *testing.T) {
 			// A, A, B, C with room 2: A's first and B's; A's second waits
 			// for the first, C for room.
 			addEvents("A", "A", "B", "C")
-			n, hot, err := db.FanOutEvents(ctx, time.Now(), time.Hour, 1000, room(2))
-			if err != nil || n != 4 {
-				t.Fatalf("fan-out: %d events, %v", n, err)
+			n, created, err := db.FanOutEvents(ctx, time.Now(), time.Hour, 1000, room(2))
+			if err != nil || n != 4 || len(created) != 4 {
+				t.Fatalf("fan-out: %d events, %d deliveries, %v", n, len(created), err)
 			}
-			if got := orders(hot); !slices.Equal(got, []string{"A", "B"}) {
+			if got := orders(created); !slices.Equal(got, []string{"A", "B"}) {
 				t.Fatalf("fan-out leased %v, want [A B]", got)
+			}
+			var hot, waiting []model.WebhookDelivery
+			for _, d := range created {
+				if d.ClaimToken != "" {
+					hot = append(hot, d)
+				} else {
+					waiting = append(waiting, d)
+				}
 			}
 
 			// A lapsed claim records nothing.
@@ -83,8 +93,18 @@ func TestWebhookLeases(t *testing.T) {
 				t.Fatalf("a lapsed claim's outcome was recorded: %+v, %v", still, err)
 			}
 
-			// Both succeed: the endpoint's next due ones are leased, A's
-			// second (now the oldest open of A) and C.
+			// Listed for a lease while A's first is open: only C.
+			var ids []uint64
+			for _, d := range waiting {
+				ids = append(ids, d.ID)
+			}
+			c := room(0)
+			listed, err := db.LeaseListed(ctx, ids, time.Now(), c.Token, c.Until)
+			if err != nil || !slices.Equal(orders(listed), []string{"C"}) {
+				t.Fatalf("listed leased %v (%v), want [C]", orders(listed), err)
+			}
+			// Both succeed: A's second, now the oldest open of A, is leased
+			// in the same transaction.
 			now := time.Now()
 			for i := range hot {
 				hot[i].Status, hot[i].NextAt, hot[i].DeliveredAt, hot[i].Attempts = model.DeliverySucceeded, nil, &now, 1
@@ -93,12 +113,13 @@ func TestWebhookLeases(t *testing.T) {
 			if err != nil || len(disabled) != 0 {
 				t.Fatalf("finish: %v, disabled %v", err, disabled)
 			}
-			if got := orders(next); !slices.Equal(got, []string{"A", "C"}) {
-				t.Fatalf("after two successes leased %v, want [A C]", got)
+			if got := orders(next); !slices.Equal(got, []string{"A"}) {
+				t.Fatalf("after two successes leased %v, want [A]", got)
 			}
 
-			// A's second fails: retried later, and while it is open a new
-			// event of A is not leased by fan-out (B's new one is).
+			// A's second fails (and C): retried later, and while it is open
+			// a new event of A is not leased by fan-out (B's new one is).
+			next = append(next, listed...)
 			for i := range next {
 				retry := time.Now().Add(time.Hour)
 				next[i].Status, next[i].NextAt, next[i].LastError = model.DeliveryFailed, &retry, "HTTP 500"
@@ -111,14 +132,14 @@ func TestWebhookLeases(t *testing.T) {
 				t.Fatalf("failures %d (%v), want 2", e.Failures, err)
 			}
 			addEvents("A", "B")
-			if _, hot, err = db.FanOutEvents(ctx, time.Now(), time.Hour, 1000, room(4)); err != nil {
+			if _, created, err = db.FanOutEvents(ctx, time.Now(), time.Hour, 1000, room(4)); err != nil {
 				t.Fatal(err)
 			}
-			if got := orders(hot); !slices.Equal(got, []string{"B"}) {
+			if got := orders(created); !slices.Equal(got, []string{"B"}) {
 				t.Fatalf("with A open, fan-out leased %v, want [B]", got)
 			}
-			// A success after failures resets the count, then counts again.
-			ok := hot[0]
+			// A success after failures resets the count.
+			ok := created[slices.IndexFunc(created, func(d model.WebhookDelivery) bool { return d.ClaimToken != "" })]
 			ok.Status, ok.NextAt = model.DeliverySucceeded, nil
 			if _, _, err := db.FinishDeliveries(ctx, []model.WebhookDelivery{ok}, 100, nil, room(0)); err != nil {
 				t.Fatal(err)
@@ -155,7 +176,7 @@ func TestWebhookBatchDisables(t *testing.T) {
 			}
 			hc := service.HotClaim{Token: "t", Until: time.Now().Add(time.Minute), Room: func(uint64) int { return 5 }}
 			_, hot, err := db.FanOutEvents(ctx, time.Now(), time.Hour, 1000, hc)
-			if err != nil || len(hot) != 5 {
+			if err != nil || len(hot) != 5 || hot[4].ClaimToken != "t" {
 				t.Fatalf("leased %d, %v", len(hot), err)
 			}
 			retry := time.Now().Add(time.Hour)
