@@ -34,6 +34,9 @@ type Config struct {
 		// a Galera cluster), separated by ";", tried when dsn's fails.
 		FallbackDSNs string `yaml:"fallback_dsns"`
 		MaxOpenConns int    `yaml:"max_open_conns"`
+		// BackgroundConns is the pool of background work (MySQL; webhook
+		// delivery), beside max_open_conns.
+		BackgroundConns int `yaml:"background_conns"`
 	} `yaml:"database"`
 	Redis struct {
 		Addr string `yaml:"addr"`
@@ -135,6 +138,7 @@ func defaultConfig() Config {
 	c.Database.Driver = "sqlite"
 	c.Database.DSN = "smmapi.db"
 	c.Database.MaxOpenConns = 32
+	c.Database.BackgroundConns = 8
 	c.Redis.Prefix = "smmapi:"
 	c.Currency = "CNY"
 	c.APIKeys.Cooldown = Duration(20 * time.Minute)
@@ -307,6 +311,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: database.driver: unknown driver %q (sqlite or mysql)", c.Database.Driver)
 	case c.Database.DSN == "":
 		return errors.New("config: database.dsn: must not be empty")
+	case c.Database.BackgroundConns < 0:
+		return errors.New("config: database.background_conns: must not be negative (0: background work shares max_open_conns)")
 	case c.Database.MaxOpenConns < 1:
 		return errors.New("config: database.max_open_conns: must be at least 1")
 	case c.HTTP.Addr == "":

@@ -80,7 +80,7 @@ func (a *app) openDatabase(ctx context.Context) error {
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}})
 	opt := store.Options{MaxOpenConns: a.cfg.Database.MaxOpenConns, MaxIdleConns: a.cfg.Database.MaxOpenConns, Now: time.Now,
 		PlaceBatch: a.cfg.Orders.BatchMax, PlaceShards: a.cfg.Orders.BatchShards,
-		OnBatch: func(n int) { a.batchSizes.Observe(float64(n)) }}
+		OnBatch: func(n int) { a.batchSizes.Observe(float64(n)) }, BackgroundConns: a.cfg.Database.BackgroundConns}
 	for _, d := range strings.Split(a.cfg.Database.FallbackDSNs, ";") {
 		if d = strings.TrimSpace(d); d != "" {
 			opt.FallbackDSNs = append(opt.FallbackDSNs, d)
@@ -249,7 +249,8 @@ func (a *app) buildActions(context.Context) error {
 	a.actions.Webhooks = service.NewWebhooks(db, db, a.sealer, policy, hookCfg, now)
 	var hooks *service.Deliverer
 	if a.sealer != nil {
-		hooks = service.NewDeliverer(db, db, a.sealer, webhook.New(hookCfg.Timeout, policy), a.hookStats, hookCfg, now, log)
+		bg := db.Background() // its own pool: rounds never queue behind requests
+		hooks = service.NewDeliverer(bg, bg, a.sealer, webhook.New(hookCfg.Timeout, hookCfg.Concurrency, policy), a.hookStats, hookCfg, now, log)
 	}
 	a.workers = service.NewWorkers(fulfil, a.actions.Subscriptions, catalogSync, hooks, time.Duration(cfg.Events.Retention), log)
 	a.actions.Add.OnQueued = a.workers.Kick

@@ -67,7 +67,7 @@ type Deliverer struct {
 	wg       sync.WaitGroup
 	polled   time.Time   // the last poll started (only Round reads and writes it)
 	polling  atomic.Bool // a poll is under way
-	queue    []queued    // fan-out's deliveries not leased yet, oldest first (only Round touches it)
+	waiting  waiting     // fan-out's deliveries not leased yet (only Round touches it)
 
 	// Outcomes wait here to be recorded together: a send that finds a
 	// recorder free writes the batch, and the next, until none waits.
@@ -106,7 +106,8 @@ func (d *Deliverer) lease(now time.Time) (string, time.Time) {
 // many it started. Three paths start sends, fastest first:
 //   - fan-out leases the deliveries it creates while their endpoints have
 //     free slots (a new event is sent within the round that numbers it);
-//   - the rest wait in a queue, oldest first, leased as slots free up;
+//   - the rest wait in a queue per endpoint, leased as slots free up,
+//     endpoints taking turns;
 //   - recording a sent delivery leases the next event of its order;
 //   - the poll, at most every pollEvery and in its own goroutine (it is
 //     the slow one), finds what the two others left: retries, lapsed
@@ -118,18 +119,18 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 	if _, err := d.events.SequenceEvents(ctx); err != nil {
 		return 0, fmt.Errorf("number events: %w", err)
 	}
-	// What waits is leased first; new deliveries are leased as they are
-	// written only when nothing waits (else they join the queue's end).
+	// What waits is leased first; a new delivery is leased as it is
+	// written only when nothing of its endpoint waits (else it joins the
+	// end of its endpoint's queue).
 	started, err := d.dispatch(ctx)
 	if err != nil {
 		return started, fmt.Errorf("lease queued deliveries: %w", err)
 	}
 	for {
 		reserved := map[uint64]int{}
-		waiting := len(d.queue) > 0
 		room := func(ep uint64) int {
 			n, ok := reserved[ep]
-			if !ok && !waiting {
+			if !ok && len(d.waiting.by[ep]) == 0 {
 				n = d.reserve(ep, d.cfg.PerEndpoint)
 			}
 			reserved[ep] = n
@@ -141,8 +142,8 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 		for _, del := range created {
 			if del.ClaimToken == token {
 				hot = append(hot, del)
-			} else if len(d.queue) < maxQueued {
-				d.queue = append(d.queue, queued{id: del.ID, endpoint: del.EndpointID})
+			} else {
+				d.waiting.add(del.EndpointID, del.ID)
 			}
 		}
 		d.settle(reserved, hot)
@@ -174,40 +175,68 @@ func (d *Deliverer) Round(ctx context.Context) (int, error) {
 	return started, nil
 }
 
-// queued is a delivery fan-out wrote and could not lease at once.
-type queued struct{ id, endpoint uint64 }
+// waiting holds, per endpoint, the deliveries fan-out wrote and could not
+// lease at once, oldest first; endpoints take turns in the order they
+// started waiting. Only Round touches it.
+type waiting struct {
+	by   map[uint64][]uint64 // endpoint → delivery IDs
+	ring []uint64            // endpoints with waiting deliveries
+	next int                 // where the next turn starts in ring
+	n    int
+}
 
-// maxQueued bounds the queue (16 bytes an entry); what does not fit is
-// found by the poll.
-const maxQueued = 100_000
+// Bounds of the queue (8 bytes an entry): a dead endpoint's backlog
+// waits in the database, found by the poll, not here.
+const (
+	maxWaiting            = 200_000
+	maxWaitingPerEndpoint = 2_000
+)
 
-// dispatch leases queued deliveries, oldest first, within the free slots:
-// each new delivery waits in arrival order, whatever its endpoint, rather
-// than for a poll to pick its endpoint. An entry whose endpoint is at its
-// bound stays queued; one that cannot be leased (its order's older event
-// is still open, or another instance took it) leaves the queue: the
-// success of its order's older event leases it, or the poll finds it.
+func (w *waiting) add(ep, id uint64) {
+	if w.n >= maxWaiting || len(w.by[ep]) >= maxWaitingPerEndpoint {
+		return
+	}
+	if w.by == nil {
+		w.by = map[uint64][]uint64{}
+	}
+	if len(w.by[ep]) == 0 {
+		w.ring = append(w.ring, ep)
+	}
+	w.by[ep] = append(w.by[ep], id)
+	w.n++
+}
+
+// dispatch leases waiting deliveries within the free slots, endpoints
+// taking turns, each up to its bound: a new delivery waits only behind its
+// own endpoint's older ones, never for a poll to pick its endpoint. One
+// that cannot be leased (its order's older event is still open, or
+// another instance took it) leaves the queue: the sending of its order's
+// older event leases it, or the poll finds it.
 func (d *Deliverer) dispatch(ctx context.Context) (int, error) {
+	w := &d.waiting
 	free, _ := d.slots()
-	if free <= 0 || len(d.queue) == 0 {
+	if free <= 0 || w.n == 0 {
 		return 0, nil
 	}
 	reserved := map[uint64]int{}
 	var ids []uint64
-	rest := d.queue[:0]
-	for i, q := range d.queue {
-		if len(ids) == free {
-			rest = append(rest, d.queue[i:]...)
-			break
+	for turns := len(w.ring); turns > 0 && len(ids) < free; turns-- {
+		w.next %= len(w.ring)
+		ep := w.ring[w.next]
+		q := w.by[ep]
+		k := d.reserve(ep, min(len(q), free-len(ids)))
+		if k > 0 {
+			reserved[ep] = k
+			ids = append(ids, q[:k]...)
+			w.by[ep], w.n = q[k:], w.n-k
 		}
-		if d.reserve(q.endpoint, 1) == 1 {
-			reserved[q.endpoint]++
-			ids = append(ids, q.id)
+		if len(w.by[ep]) == 0 {
+			delete(w.by, ep)
+			w.ring = slices.Delete(w.ring, w.next, w.next+1)
 		} else {
-			rest = append(rest, q)
+			w.next++
 		}
 	}
-	d.queue = rest
 	if len(ids) == 0 {
 		return 0, nil
 	}

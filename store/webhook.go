@@ -479,7 +479,6 @@ func (db *DB) FinishDeliveries(ctx context.Context, ds []model.WebhookDelivery, 
 	return disabled, leased, nil
 }
 
-
 // finishRows writes each delivery's outcome in one UPDATE, a CASE per
 // column.
 func finishRows(tx *gorm.DB, ds []model.WebhookDelivery, now time.Time) error {

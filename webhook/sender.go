@@ -34,8 +34,9 @@ type Sender struct {
 }
 
 // New returns a Sender; timeout bounds connecting, the headers and the body
-// (the caller's context bounds the whole exchange).
-func New(timeout time.Duration, policy *service.AddrPolicy) *Sender {
+// (the caller's context bounds the whole exchange); conns is how many
+// requests may be under way at once, the idle connections kept.
+func New(timeout time.Duration, conns int, policy *service.AddrPolicy) *Sender {
 	connect := min(timeout, 5*time.Second)
 	s := &Sender{dialer: &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}, policy: policy, resolver: net.DefaultResolver}
 	tr := &http.Transport{
@@ -43,10 +44,10 @@ func New(timeout time.Duration, policy *service.AddrPolicy) *Sender {
 		DialContext:           s.dial,
 		TLSHandshakeTimeout:   connect,
 		ResponseHeaderTimeout: timeout,
-		MaxIdleConns:          512,
+		MaxIdleConns:          conns,
 		// Many children's endpoints may live on one host (a panel
 		// provider's): their connections are kept for reuse, not redialled.
-		MaxIdleConnsPerHost: 64,
+		MaxIdleConnsPerHost: conns,
 		IdleConnTimeout:     60 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}
