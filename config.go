@@ -159,7 +159,7 @@ func defaultConfig() Config {
 	c.Webhooks.MaxFailures = 100
 	c.Webhooks.Backoff = Duration(5 * time.Second)
 	c.Webhooks.MaxBackoff = Duration(time.Hour)
-	c.Webhooks.Concurrency = 256
+	c.Webhooks.Concurrency = 512
 	c.Webhooks.PerEndpoint = 4
 	c.Suppliers.BalanceInterval = Duration(5 * time.Minute)
 	c.Suppliers.BalanceFloor = "50"
