@@ -52,6 +52,7 @@ type options struct {
 	hookChanges   int
 	hookRate      int
 	hookBacklog   int
+	hookBurst     int
 }
 
 func main() {
@@ -91,6 +92,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.hookChanges, "hook-changes", 20_000, "webhooks: order changes made through the admin API (two per order)")
 	fs.IntVar(&o.hookRate, "hook-rate", 1250, "webhooks: order changes asked for per second")
 	fs.IntVar(&o.hookBacklog, "hook-backlog", 100_000, "webhooks: events for one more account whose endpoint refuses connections (0: none)")
+	fs.IntVar(&o.hookBurst, "hook-burst", 3000, "webhooks: after the measured phase, as many changes again at up to this rate with no status load (0: none)")
 	serve := fs.Bool("serve-bare", false, "internal: serve the ceiling server")
 	bareDSN := fs.String("bare-dsn", "", "internal: the ceiling server's DSN")
 	bareBody := fs.String("bare-body", "", "internal: the pre-serialized catalog")
@@ -108,7 +110,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		for name, v := range map[string]string{"orders": "1000", "scaling-orders": "5000", "services": "300",
 			"duration": "500ms", "warmup": "100ms", "accounts": "20", "rounds": "1",
-			"hook-accounts": "20", "hook-changes": "400", "hook-rate": "400", "hook-backlog": "1000"} {
+			"hook-accounts": "20", "hook-changes": "400", "hook-rate": "400", "hook-backlog": "1000", "hook-burst": "800"} {
 			if !set[name] {
 				fs.Set(name, v)
 			}

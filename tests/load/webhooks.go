@@ -135,6 +135,7 @@ type hookResult struct {
 	backlog                                               int64 // pending deliveries of the dead endpoint at the end
 	detail                                                []string
 	within2s                                              float64 // smmapi's histogram: share of deliveries within 2 s
+	burst                                                 *hookBurst
 	drained                                               time.Duration
 	alone, without, with                                  row
 }
@@ -150,7 +151,7 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 	defer client.CloseIdleConnections()
 
-	step("webhooks: provisioning %d accounts with 2 × %d orders each", n, perAcct)
+	step("webhooks: provisioning %d accounts with 3 × %d orders each", n, perAcct)
 	ids, keys := make([]uint64, n), make([]string, n)
 	err := parallel(n, 8, func(i int) error {
 		var err error
@@ -160,7 +161,7 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	if err != nil {
 		return err
 	}
-	orders := make([]hookOrder, 2*n*perAcct)
+	orders := make([]hookOrder, 3*n*perAcct)
 	err = parallel(len(orders), 32, func(i int) error {
 		acct := i % n
 		form := fmt.Sprintf("key=%s&action=add&service=%d&link=https%%3A%%2F%%2Finstagram.com%%2Fp%%2Fhook%d&quantity=%d",
@@ -183,7 +184,8 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	if err != nil {
 		return err
 	}
-	before, during := orders[:len(orders)/2], orders[len(orders)/2:]
+	third := len(orders) / 3
+	before, during, burst := orders[:third], orders[third:2*third], orders[2*third:]
 
 	b := &bodies{h: h}
 	status := h.statusScenarios(b, "PK select", "/pk", 0.60)[0]
@@ -199,7 +201,7 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 		return err
 	}
 	step("webhooks: %d changes at %d/s of accounts without endpoints, status measured beside them", 2*len(before), o.hookRate)
-	g := h.changeOrders(ctx, client, nil, before)
+	g := h.changeOrders(ctx, client, nil, before, o.hookRate)
 	if res.without, err = h.pair(ctx, "status (1 ID), changes without webhooks", status.smm, status.ceilName, status.ceil, 0.60); err != nil {
 		return err
 	}
@@ -213,7 +215,10 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second}
+	var cur atomic.Pointer[hookRun] // the phase's tallies
+	cur.Store(r)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { cur.Load().serve(w, req) }),
+		ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 	base := "http://" + ln.Addr().String() + "/hook/"
@@ -249,7 +254,7 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 	r.mu.Lock()
 	r.start = time.Now()
 	r.mu.Unlock()
-	g = h.changeOrders(ctx, client, r, during)
+	g = h.changeOrders(ctx, client, r, during, o.hookRate)
 	if res.with, err = h.pair(ctx, "status (1 ID), webhooks flowing", status.smm, status.ceilName, status.ceil, 0.60); err != nil {
 		return err
 	}
@@ -338,7 +343,46 @@ func (h *harness) webhooksScenario(ctx context.Context, rep *report) error {
 			int64(n), 100*float64(histAfter[1]-histBefore[1])/float64(n), 100*res.within2s, 100*float64(histAfter[5]-histBefore[5])/float64(n)))
 	}
 	rep.hooks = &res
+	if o.hookBurst <= 0 {
+		return nil
+	}
+	// The burst: as many changes as the admin API takes, no status load
+	// beside them: what delivery sustains when changes come faster.
+	b2 := &hookRun{h: h, secrets: r.secrets, lastSeq: map[string]uint64{}, seen: map[uint64]bool{}, sentAt: map[string]time.Time{},
+		answered: map[string]time.Time{}, gotAt: map[string]time.Time{}, byKind: map[string][]time.Duration{}, bySecond: map[int][]time.Duration{}}
+	b2.start = time.Now()
+	cur.Store(b2)
+	step("webhooks: burst of %d changes at up to %d/s, no status load", 2*len(burst), o.hookBurst)
+	end = <-h.changeOrders(ctx, client, b2, burst, o.hookBurst)
+	if end.err != nil {
+		return fmt.Errorf("webhooks: burst change: %w", end.err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		b2.mu.Lock()
+		got := b2.got
+		b2.mu.Unlock()
+		if got >= end.made {
+			break
+		}
+	}
+	time.Sleep(time.Second)
+	b2.mu.Lock()
+	defer b2.mu.Unlock()
+	res.burst = &hookBurst{changes: end.made, changeRate: float64(end.made) / end.at.Sub(end.first).Seconds(),
+		got: b2.got, lost: end.made - b2.got, dups: b2.dups, disorder: b2.disorder, badSig: b2.badSig,
+		rate: float64(b2.got) / b2.lastGot.Sub(end.first).Seconds(), drained: b2.lastGot.Sub(end.at)}
+	slices.Sort(b2.lat)
+	if k := len(b2.lat); k > 0 {
+		res.burst.p50, res.burst.p99 = b2.lat[k/2], b2.lat[min(k*99/100, k-1)]
+	}
 	return nil
+}
+
+// hookBurst is the burst phase's figures.
+type hookBurst struct {
+	changes, got, lost, dups, disorder, badSig int64
+	changeRate, rate                           float64
+	p50, p99, drained                          time.Duration
 }
 
 // hookHistogram reads smmapi's event → 2xx histogram from /metrics: the
@@ -392,7 +436,7 @@ type changesDone struct {
 // changeOrders moves each order to In progress, then (after all of them)
 // to Completed, through the admin API, paced at -hook-rate over 64
 // connections; r, when set, learns when each change was asked for.
-func (h *harness) changeOrders(ctx context.Context, client *http.Client, r *hookRun, orders []hookOrder) <-chan changesDone {
+func (h *harness) changeOrders(ctx context.Context, client *http.Client, r *hookRun, orders []hookOrder, rate int) <-chan changesDone {
 	type change struct {
 		ord    hookOrder
 		status string
@@ -411,16 +455,24 @@ func (h *harness) changeOrders(ctx context.Context, client *http.Client, r *hook
 				close(q)
 			}
 		}()
-		tick := time.NewTicker(time.Second / time.Duration(h.o.hookRate))
-		defer tick.Stop()
+		// Paced by the clock, not by ticks (a late tick is not made up):
+		// every millisecond, as many as are due by then.
+		all := make([]change, 0, 2*len(orders))
 		for step := range 2 {
-			for i, ord := range orders {
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
-				queues[i%conns] <- change{ord, [2]string{"In progress", "Completed"}[step]}
+			for _, ord := range orders {
+				all = append(all, change{ord, [2]string{"In progress", "Completed"}[step]})
+			}
+		}
+		start := time.Now()
+		for sent := 0; sent < len(all); {
+			due := min(int(time.Since(start).Seconds()*float64(rate))+1, len(all))
+			for ; sent < due; sent++ {
+				queues[sent%len(orders)%conns] <- all[sent]
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Millisecond):
 			}
 		}
 	}()
@@ -472,7 +524,10 @@ func cmp(first, err error) error {
 	return err
 }
 
-func (r hookResult) ok() bool { return r.lost == 0 && r.disorder == 0 && r.badSig == 0 }
+func (r hookResult) ok() bool {
+	b := r.burst
+	return r.lost == 0 && r.disorder == 0 && r.badSig == 0 && (b == nil || b.lost == 0 && b.disorder == 0 && b.badSig == 0)
+}
 
 // deadBacklog gives one more account an endpoint nobody listens on and
 // hookBacklog events for it, inserted directly (unnumbered, as committed
@@ -555,6 +610,13 @@ func (r *hookResult) lines() string {
 		"within 10 %", yesNo(ratio1 >= 0.9*ratio0))
 	if r.backlog > 0 {
 		t.add("dead endpoint's open deliveries at the end", fmt.Sprint(r.backlog), "", "")
+	}
+	if x := r.burst; x != nil {
+		t.add("burst, no status load: changes made", fmt.Sprintf("%d at %.0f/s", x.changes, x.changeRate), "", "")
+		t.add("burst: deliveries/s (first change → last receipt)", fmt.Sprintf("%.0f", x.rate), "≥ 1000", yesNo(x.rate >= 1000))
+		t.add("burst: change → 2xx (from the PATCH asked), p50 / p99", fmt.Sprintf("%s / %s", ms(x.p50), ms(x.p99)), "p99 < 2 s", yesNo(x.p99 < 2*time.Second && x.p99 > 0))
+		t.add("burst: lost / duplicated / out of order / bad signature", fmt.Sprintf("%d / %d / %d / %d", x.lost, x.dups, x.disorder, x.badSig), "0 / – / 0 / 0",
+			yesNo(x.lost == 0 && x.disorder == 0 && x.badSig == 0))
 	}
 	b.WriteString(t.String())
 	for _, d := range r.detail {
