@@ -2,19 +2,13 @@ package store
 
 import (
 	"context"
-	crand "crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
-	mysqldrv "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 
 	"smmapi/model"
@@ -34,8 +28,7 @@ import (
 //
 //	go test ./store -run '^$' -bench SalesReport -benchtime 20x
 func BenchmarkSalesReport(b *testing.B) {
-	root := os.Getenv("SMMAPI_TEST_MYSQL_DSN")
-	if root == "" {
+	if os.Getenv("SMMAPI_TEST_MYSQL_DSN") == "" {
 		b.Skip("SMMAPI_TEST_MYSQL_DSN not set: the report's target is on MariaDB")
 	}
 	n := 1_000_000
@@ -46,7 +39,7 @@ func BenchmarkSalesReport(b *testing.B) {
 		}
 	}
 	ctx := context.Background()
-	db := benchMySQL(b, root)
+	db := mustDBs(b)[MySQL] // a fresh MariaDB database, dropped after
 	now := time.Now().UTC()
 	start := time.Now()
 	if err := seedSales(ctx, db, n, now); err != nil {
@@ -85,30 +78,6 @@ func BenchmarkSalesReport(b *testing.B) {
 	}
 	b.Logf("RebuildSales (the backfill) over %d orders: %v", n, time.Since(start).Round(time.Millisecond))
 	run("backfill")
-}
-
-// benchMySQL opens a store on a fresh MariaDB database, dropped after.
-func benchMySQL(b *testing.B, root string) *DB {
-	admin, err := sql.Open("mysql", root)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rb := make([]byte, 6)
-	crand.Read(rb)
-	name := "smmapi_sales_" + hex.EncodeToString(rb)
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { admin.Exec("DROP DATABASE " + name); admin.Close() })
-	cfg, _ := mysqldrv.ParseDSN(root)
-	cfg.DBName = name
-	db, err := Open(context.Background(), MySQL, cfg.FormatDSN(), Options{MaxOpenConns: 8, MaxIdleConns: 8, Now: time.Now},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	return db
 }
 
 // seedSales inserts n orders, oldest first, and the aggregates the write

@@ -19,15 +19,7 @@ func TestWebhookLeases(t *testing.T) {
 	ctx := context.Background()
 	for name, db := range mustDBs(t) {
 		t.Run(name, func(t *testing.T) {
-			u := model.User{Username: "hooked"}
-			if err := db.CreateUser(ctx, &u); err != nil {
-				t.Fatal(err)
-			}
-			ep := model.WebhookEndpoint{UserID: u.ID, URL: "http://example.com/h", Enabled: true,
-				SecretCipher: []byte("x"), SecretHint: "whsec_x"}
-			if err := db.CreateWebhook(ctx, &ep); err != nil {
-				t.Fatal(err)
-			}
+			u, ep := hooked(t, db, "hooked")
 			seq := uint64(0)
 			addEvents := func(orders ...string) {
 				t.Helper()
@@ -157,15 +149,7 @@ func TestWebhookBatchDisables(t *testing.T) {
 	ctx := context.Background()
 	for name, db := range mustDBs(t) {
 		t.Run(name, func(t *testing.T) {
-			u := model.User{Username: "failing"}
-			if err := db.CreateUser(ctx, &u); err != nil {
-				t.Fatal(err)
-			}
-			ep := model.WebhookEndpoint{UserID: u.ID, URL: "http://example.com/h", Enabled: true,
-				SecretCipher: []byte("x"), SecretHint: "whsec_x"}
-			if err := db.CreateWebhook(ctx, &ep); err != nil {
-				t.Fatal(err)
-			}
+			u, ep := hooked(t, db, "failing")
 			for i := range 5 {
 				s := uint64(i + 1)
 				e := model.Event{Seq: &s, Type: "order.updated", UserID: u.ID, Order: string(rune('A' + i)), Data: "{}",
@@ -197,4 +181,20 @@ func TestWebhookBatchDisables(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hooked creates an account with an enabled endpoint.
+func hooked(t *testing.T, db *DB, name string) (model.User, model.WebhookEndpoint) {
+	t.Helper()
+	ctx := context.Background()
+	u := model.User{Username: name}
+	if err := db.CreateUser(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	ep := model.WebhookEndpoint{UserID: u.ID, URL: "http://example.com/h", Enabled: true,
+		SecretCipher: []byte("x"), SecretHint: "whsec_x"}
+	if err := db.CreateWebhook(ctx, &ep); err != nil {
+		t.Fatal(err)
+	}
+	return u, ep
 }
