@@ -304,25 +304,26 @@ type Order struct {
 	ParentID    *uint64    `gorm:"index"`
 	ChildKey    *string    `gorm:"size:96;uniqueIndex"`
 
-	// Fulfilment upstream. ForwardState is "" for manual orders, else one
-	// of the Forward* states; work is claimed with a lease (ClaimToken
-	// until ClaimUntil) so that one instance handles an order at a time.
-	SupplierService string `gorm:"size:64;not null;default:''"`
 	// Cost is what the supplier charged for the order in the service
 	// currency (its charge × the supplier's currency rate, net of its own
 	// refunds); nil until a supplier's answer carried it. SupplierCharge
 	// is that charge as the supplier wrote it, so an unchanged charge is
 	// not converted again at a later currency rate.
-	Cost           *Money     `gorm:""`
-	SupplierCharge string     `gorm:"size:32;not null;default:''"`
-	ForwardState   string     `gorm:"size:16;not null;default:'';index:idx_orders_forward,priority:1"`
-	NextAt         *time.Time `gorm:"index:idx_orders_forward,priority:2"`
-	Attempts       int64      `gorm:"not null;default:0"`
-	LastError      string     `gorm:"size:512;not null;default:''"`
-	ClaimToken     string     `gorm:"size:32;not null;default:''"` // read only with "id IN …": no index
-	ClaimUntil     *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	Cost           *Money `gorm:""`
+	SupplierCharge string `gorm:"size:32;not null;default:''"`
+
+	// Fulfilment upstream. ForwardState is "" for manual orders, else one
+	// of the Forward* states; work is claimed with a lease (ClaimToken
+	// until ClaimUntil) so that one instance handles an order at a time.
+	SupplierService string     `gorm:"size:64;not null;default:''"`
+	ForwardState    string     `gorm:"size:16;not null;default:'';index:idx_orders_forward,priority:1"`
+	NextAt          *time.Time `gorm:"index:idx_orders_forward,priority:2"`
+	Attempts        int64      `gorm:"not null;default:0"`
+	LastError       string     `gorm:"size:512;not null;default:''"`
+	ClaimToken      string     `gorm:"size:32;not null;default:''"` // read only with "id IN …": no index
+	ClaimUntil      *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // TicketType is what a ticket asks for: a refill or a cancel.

@@ -59,7 +59,7 @@ type Deliverer struct {
 	cfg    WebhookConfig
 	now    Clock
 	log    *slog.Logger
-	done   chan struct{} // a send finished: its order's next event may be due
+	done   chan struct{} // slots were freed: a round may lease more
 
 	mu       sync.Mutex
 	inFlight map[uint64]int // per endpoint
@@ -103,15 +103,15 @@ func (d *Deliverer) lease(now time.Time) (string, time.Time) {
 }
 
 // Round fans out new events and starts the sends now due; it returns how
-// many it started. Three paths start sends, fastest first:
+// many it started. Four paths start sends, fastest first:
 //   - fan-out leases the deliveries it creates while their endpoints have
 //     free slots (a new event is sent within the round that numbers it);
 //   - the rest wait in a queue per endpoint, leased as slots free up,
 //     endpoints taking turns;
 //   - recording a sent delivery leases the next event of its order;
 //   - the poll, at most every pollEvery and in its own goroutine (it is
-//     the slow one), finds what the two others left: retries, lapsed
-//     claims of a stopped instance, overflow.
+//     the slow one), finds what the others left: retries, lapsed claims
+//     of a stopped instance, what did not fit the queue.
 //
 // Every path reserves slots before it leases and settles after, so the
 // bounds hold whichever paths run at once.
@@ -469,8 +469,8 @@ func (d *Deliverer) record(ctx context.Context, del model.WebhookDelivery) {
 
 // finish records a batch of outcomes and frees their slots; each order
 // whose delivery was sent (or died) has its next event leased in the same
-// transaction, sent at once in the freed slot. A record that fails leaves the claims to lapse
-// into second sends: it is tried a few times first.
+// transaction, sent at once in the freed slot. A record that fails leaves
+// the claims to lapse into second sends: it is tried a few times first.
 func (d *Deliverer) finish(ctx context.Context, batch []model.WebhookDelivery) {
 	reason := func(last model.WebhookDelivery) string {
 		return fmt.Sprintf("%d consecutive failed deliveries (last: %s)", d.cfg.MaxFailures, firstRunes(last.LastError, 200))

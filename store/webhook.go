@@ -296,22 +296,14 @@ func (db *DB) DueEndpoints(ctx context.Context, now time.Time, skip []uint64) ([
 }
 
 // ClaimDeliveries leases, for each endpoint of want, up to its count of due
-// deliveries (claimDue).
-func (db *DB) ClaimDeliveries(ctx context.Context, want map[uint64]int, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error) {
-	ds, err := claimDue(db.g.WithContext(ctx), want, now, token, until)
-	return ds, dbErr(err, "delivery")
-}
-
-// claimDue leases, for each endpoint of want, up to its count of due
 // deliveries. The candidates are read in one statement, one bounded range
 // of the (endpoint_id, next_at) index per endpoint (it holds open
 // deliveries only): a large backlog of one endpoint is never read whole.
-// Only the oldest open delivery of an order is a candidate: an older one
-// leaves the open statuses for good (sent or dead), so that can only turn
-// true while a delivery waits, and the claim needs no second look. The
-// claim itself is one UPDATE of the candidates still free, by primary key;
-// what it took is read back by its token.
-func claimDue(g *gorm.DB, want map[uint64]int, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error) {
+// Only the oldest open delivery of an order is a candidate (chainFirst):
+// an older one leaves the open statuses for good (sent or dead), so that
+// can only turn true while a delivery waits, and the lease needs no second
+// look.
+func (db *DB) ClaimDeliveries(ctx context.Context, want map[uint64]int, now time.Time, token string, until time.Time) ([]model.WebhookDelivery, error) {
 	var sb strings.Builder
 	args := make([]any, 0, 4*len(want))
 	for ep, n := range want {
@@ -321,20 +313,20 @@ func claimDue(g *gorm.DB, want map[uint64]int, now time.Time, token string, unti
 		if sb.Len() > 0 {
 			sb.WriteString(" UNION ALL ")
 		}
-		fmt.Fprintf(&sb, `SELECT id FROM (SELECT id FROM webhook_deliveries WHERE endpoint_id = ? AND next_at <= ?%s
-			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = webhook_deliveries.endpoint_id
-			AND o.order_ref = webhook_deliveries.order_ref AND o.event_seq < webhook_deliveries.event_seq AND o.next_at IS NOT NULL)
-			ORDER BY next_at LIMIT %d) AS c%d`, freeClaim, n, ep)
+		fmt.Fprintf(&sb, `SELECT id FROM (SELECT d.id FROM webhook_deliveries d WHERE d.endpoint_id = ? AND d.next_at <= ?
+			AND (d.claim_until IS NULL OR d.claim_until < ?)%s ORDER BY d.next_at LIMIT %d) AS c%d`, chainFirst, n, ep)
 		args = append(args, ep, now, now)
 	}
 	if len(args) == 0 {
 		return nil, nil
 	}
+	g := db.g.WithContext(ctx)
 	var ids []uint64
 	if err := g.Raw(sb.String(), args...).Scan(&ids).Error; err != nil {
-		return nil, err
+		return nil, dbErr(err, "delivery")
 	}
-	return leaseIDs(g, ids, now, token, until)
+	ds, err := leaseIDs(g, ids, now, token, until)
+	return ds, dbErr(err, "delivery")
 }
 
 // chainFirst is the condition that a delivery d is the oldest open one of
